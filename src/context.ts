@@ -1,0 +1,70 @@
+/**
+ * What a function running in the reactor can reach: its call's abort signal, and the
+ * transfer lists of the values it returns.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { TransferListItem } from 'node:worker_threads';
+import { describe } from './options.js';
+
+const calls = new AsyncLocalStorage<AbortSignal>();
+const never = new AbortController().signal;
+
+/**
+ * The abort signal of the call this code runs for. It is aborted when the caller
+ * cancels the result (`cancel()`, reason: a `CancelledError`) or when a `waitFor` call
+ * times out (reason: a `TimeoutError`), so the work can stop. Pass it on to what you
+ * await: `fetch(url, { signal: abortSignal() })`.
+ *
+ * It follows the call across `await`s. Outside a call (for example when a unit test
+ * calls a wrapper's `.wrapped` function directly) it returns a signal that never aborts.
+ *
+ * @example
+ * ```ts
+ * export const download = waitFor({ timeout: 10_000 })(async (url: string) => {
+ *   const response = await fetch(url, { signal: abortSignal() });
+ *   return await response.text();
+ * });
+ * ```
+ */
+export function abortSignal(): AbortSignal {
+  return calls.getStore() ?? never;
+}
+
+/** Runs `fn(...args)` as a call whose `abortSignal()` is `signal`. */
+export function runAsCall(signal: AbortSignal, fn: (...args: unknown[]) => unknown, args: readonly unknown[]): unknown {
+  return calls.run(signal, () => fn(...args));
+}
+
+const transfers = new WeakMap<object, TransferListItem[]>();
+
+/**
+ * Marks `value` so that the objects in `list` are moved, not copied, when `value`
+ * crosses threads as an argument of a wrapped function or as its result. Moved
+ * `ArrayBuffer`s become detached (length 0) in the sending thread. Returns `value`.
+ *
+ * @throws {TypeError} if `value` is not an object or `list` is not an array.
+ * @example
+ * ```ts
+ * const bytes = new Uint8Array(1 << 20);
+ * checksum(transfer(bytes, [bytes.buffer]));
+ * ```
+ */
+export function transfer<T>(value: T, list: readonly TransferListItem[]): T {
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`Expected \`value\` of transfer() to be an object (the value that crosses threads), got ${describe(value)}`);
+  }
+  if (!Array.isArray(list)) {
+    throw new TypeError(`Expected \`list\` of transfer() to be an array of transferable objects, got ${describe(list)}`);
+  }
+  transfers.set(value, [...(list as TransferListItem[])]);
+  return value;
+}
+
+/** Takes the transfer list marked on `value`, if any. */
+export function takeTransfer(value: unknown, into: TransferListItem[]): void {
+  if (typeof value !== 'object' || value === null) return;
+  const list = transfers.get(value);
+  if (list === undefined) return;
+  transfers.delete(value);
+  into.push(...list);
+}

@@ -1,0 +1,27 @@
+/**
+ * What this thread is to crochet. Module state, so one per thread (per copy of the
+ * package).
+ */
+
+/** `caller`: blocks on a reactor elsewhere; `reactor`: runs the reactor's loop. */
+export type Role = 'caller' | 'reactor';
+
+let role: Role = 'caller';
+
+export function currentRole(): Role {
+  return role;
+}
+
+export function becomeReactor(): void {
+  role = 'reactor';
+}
+
+/**
+ * Whether this thread runs the reactor: inside the thread `setup()` started, or on the
+ * main thread after `noSetup()`. Code that must not run in the reactor when its module
+ * is imported there (an application's entry point, say) goes under
+ * `if (!isReactorThread())`.
+ */
+export function isReactorThread(): boolean {
+  return role === 'reactor';
+}

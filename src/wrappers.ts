@@ -1,0 +1,183 @@
+/**
+ * The two wrappers: `waitFor` (block for the outcome) and `runInReactor` (get an
+ * `EventualResult` at once).
+ */
+import { runAsCall } from './context.js';
+import { CrochetError, TimeoutError } from './errors.js';
+import { failedResult, feed, pendingResult, settlerOf, type EventualResult } from './eventual.js';
+import { requireConnection } from './lifecycle.js';
+import { checkFunction, checkOptions, checkTimeout } from './options.js';
+import { callerModule, registerWrapper, type WrapperId } from './registry.js';
+import { isReactorThread } from './thread.js';
+
+/** Options of {@link waitFor}. */
+export interface WaitForOptions {
+  /**
+   * How long a call may block, in milliseconds: any number >= 0, or `Infinity`. With
+   * 0, only an outcome that is already there when the caller looks is returned.
+   */
+  readonly timeout: number;
+}
+
+/** What {@link waitFor} makes of `fn`: a blocking function with the same parameters. */
+export type BlockingFunction<A extends unknown[], R> = ((...args: A) => Awaited<R>) & {
+  /** The original function, for calling it directly (e.g. in unit tests of reactor code). */
+  readonly wrapped: (...args: A) => R;
+};
+
+/** What {@link runInReactor} makes of `fn`: a function returning an `EventualResult`. */
+export type ReactorFunction<A extends unknown[], R> = ((...args: A) => EventualResult<Awaited<R>>) & {
+  /** The original function, for calling it directly (e.g. in unit tests of reactor code). */
+  readonly wrapped: (...args: A) => R;
+};
+
+/**
+ * Makes blocking versions of functions that run in the reactor.
+ *
+ * `waitFor({ timeout })(fn)` returns a function that runs `fn` with the same arguments
+ * in the reactor, blocks the calling thread until it settles, and returns its
+ * (awaited) value or throws its error.
+ *
+ * Create wrappers unconditionally at the top level of a module that is safe to import
+ * a second time: the reactor imports that module to find `fn`. Arguments and results
+ * cross threads by structured clone (see `transfer()` to move buffers).
+ *
+ * @throws {TypeError|RangeError} if `options.timeout` is missing or not a number >= 0.
+ * @example
+ * ```ts
+ * import { lookup } from 'node:dns/promises';
+ * import { setup, waitFor } from 'crochet';
+ * setup();
+ * export const gethostbyname = waitFor({ timeout: 5000 })(async (name: string) => (await lookup(name)).address);
+ * gethostbyname('localhost'); // '127.0.0.1', or a TimeoutError after 5 s
+ * ```
+ *
+ * A call of the returned function throws:
+ * - whatever `fn` threw or rejected with, rebuilt in the calling thread;
+ * - `TimeoutError` after `timeout` ms; the call's `abortSignal()` is then aborted so the
+ *   work can stop, and its late outcome is dropped;
+ * - `ReactorStoppedError` if the reactor stops or has stopped;
+ * - `CrochetError` `ERR_CROCHET_REACTOR_THREAD` in the reactor thread (blocking there
+ *   would deadlock; nothing is scheduled), `ERR_CROCHET_NOT_SET_UP` before `setup()`,
+ *   `ERR_CROCHET_DATA_CLONE` for arguments or a result that cannot cross threads,
+ *   `ERR_CROCHET_UNKNOWN_FUNCTION` if the reactor cannot find `fn`.
+ */
+export function waitFor(options: WaitForOptions): <A extends unknown[], R>(fn: (...args: A) => R) => BlockingFunction<A, R> {
+  const checked = checkOptions(options, 'options', ['timeout'], true);
+  if (!('timeout' in checked)) {
+    throw new TypeError('Expected `options.timeout` to be a number of milliseconds >= 0 or Infinity, got nothing');
+  }
+  const timeout = checkTimeout(checked['timeout'], 'options.timeout');
+  return function wrap<A extends unknown[], R>(fn: (...args: A) => R): BlockingFunction<A, R> {
+    checkFunction(fn, 'fn');
+    const id = registerWrapper(callerModule(wrap), fn as (...args: never[]) => unknown);
+    const blocking = function (this: unknown, ...args: A): Awaited<R> {
+      return blockingCall(id, fn.name, args, timeout, blocking) as Awaited<R>;
+    };
+    return finish(blocking, fn) as BlockingFunction<A, R>;
+  };
+}
+
+/**
+ * Makes functions that start `fn` in the reactor and return an `EventualResult` at
+ * once, without blocking. The function's own errors never throw here: they are the
+ * result's outcome. Calls made from one thread start in the order they were made.
+ *
+ * Create wrappers unconditionally at the top level of a module that is safe to import
+ * a second time, as for {@link waitFor}. In the reactor thread itself, the function
+ * runs right there (the result can be cancelled or stashed, but not waited on).
+ *
+ * @example
+ * ```ts
+ * export const download = runInReactor(async (url: string) => (await fetch(url, { signal: abortSignal() })).text());
+ * const result = download('http://127.0.0.1:8080/');
+ * const page = result.wait(5000);
+ * ```
+ *
+ * A call of the returned function throws only `ERR_CROCHET_NOT_SET_UP` before
+ * `setup()` and `ReactorStoppedError` once the reactor has stopped; arguments that
+ * cannot cross threads give a result failed with `ERR_CROCHET_DATA_CLONE`.
+ */
+export function runInReactor<A extends unknown[], R>(fn: (...args: A) => R): ReactorFunction<A, R> {
+  checkFunction(fn, 'fn');
+  const id = registerWrapper(callerModule(runInReactor), fn as (...args: never[]) => unknown);
+  const starting = function (this: unknown, ...args: A): EventualResult<Awaited<R>> {
+    if (isReactorThread()) return runHere(fn as (...args: unknown[]) => unknown, args);
+    const connection = requireConnection(callee(fn.name));
+    const result = pendingResult<Awaited<R>>();
+    try {
+      const callId = connection.call(id, fn.name, args, settlerOf(result as EventualResult<unknown>));
+      feed(result as EventualResult<unknown>, { connection, id: callId });
+      return result;
+    } catch (error) {
+      if (error instanceof CrochetError && error.code === 'ERR_CROCHET_DATA_CLONE') return failedResult(error);
+      throw error;
+    }
+  };
+  return finish(starting, fn) as ReactorFunction<A, R>;
+}
+
+function callee(name: string): string {
+  return name === '' ? 'A wrapped function' : `${name}()`;
+}
+
+function blockingCall(
+  id: WrapperId,
+  name: string,
+  args: unknown[],
+  timeout: number,
+  blocking: (...args: never[]) => unknown,
+): unknown {
+  if (isReactorThread()) {
+    throw new CrochetError(
+      'ERR_CROCHET_REACTOR_THREAD',
+      `${callee(name)} is a waitFor() wrapper and was called in the reactor thread, where blocking would deadlock the reactor; in reactor code, call and await its .wrapped function instead`,
+    );
+  }
+  const connection = requireConnection(callee(name));
+  let done = false;
+  let ok = false;
+  let outcome: unknown;
+  const callId = connection.call(id, name, args, (success, value) => {
+    done = true;
+    ok = success;
+    outcome = value;
+  });
+  if (!connection.block(() => done, timeout)) {
+    connection.cancel(callId, true);
+    const error = new TimeoutError(`${callee(name)} timed out after ${timeout} ms`);
+    Error.captureStackTrace(error, blocking);
+    throw error;
+  }
+  if (ok) return outcome;
+  throw outcome;
+}
+
+/** Runs `fn` in this, the reactor, thread, as a call with its own abort signal. */
+function runHere<T>(fn: (...args: unknown[]) => unknown, args: readonly unknown[]): EventualResult<T> {
+  const result = pendingResult<T>();
+  const controller = new AbortController();
+  feed(result as EventualResult<unknown>, { controller });
+  const settle = settlerOf(result as EventualResult<unknown>);
+  try {
+    Promise.resolve(runAsCall(controller.signal, fn, args)).then(
+      (value) => {
+        settle(true, value);
+      },
+      (error: unknown) => {
+        settle(false, error);
+      },
+    );
+  } catch (error) {
+    settle(false, error);
+  }
+  return result;
+}
+
+/** Gives `wrapper` the name, length and `.wrapped` of `fn`. */
+function finish(wrapper: (...args: never[]) => unknown, fn: (...args: never[]) => unknown): unknown {
+  Object.defineProperty(wrapper, 'name', { value: fn.name, configurable: true });
+  Object.defineProperty(wrapper, 'length', { value: fn.length, configurable: true });
+  Object.defineProperty(wrapper, 'wrapped', { value: fn, enumerable: true });
+  return wrapper;
+}
