@@ -104,7 +104,9 @@ const special = new Set(['message', 'stack', 'cause', 'errors']);
  * the error failed).
  */
 export function encodeThrown(value: unknown, safe = false, seen = new Set<object>()): WireValue {
-  if (!isError(value)) return { v: safe ? cloneable(value) : value };
+  // In safe mode only values inside an error are replaced: a thrown value that cannot
+  // be cloned is itself a data-clone failure.
+  if (!isError(value)) return { v: safe && seen.size > 0 ? cloneable(value) : value };
   if (seen.has(value)) return { v: '[Circular]' };
   seen.add(value);
   let builtin = 'Error';
@@ -151,7 +153,7 @@ export function encodeThrown(value: unknown, safe = false, seen = new Set<object
 function safeString(read: () => unknown): string {
   try {
     const value = read();
-    return typeof value === 'string' ? value : value === undefined ? '' : String(value);
+    return typeof value === 'string' ? value : value === undefined ? '' : inspect(value);
   } catch {
     return '';
   }

@@ -7,7 +7,8 @@
  * died without anyone bumping the counter is noticed.
  */
 import { performance } from 'node:perf_hooks';
-import { receiveMessageOnPort, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import { inspect } from 'node:util';
+import { receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
 import { dataCloneError, decodeThrown, encodeThrown } from './codec.js';
 import { takeTransfer } from './context.js';
 import { ReactorStoppedError } from './errors.js';
@@ -66,7 +67,7 @@ export class Connection {
   call(wrapper: WrapperId, name: string, args: unknown[], receiver: Receiver): number {
     this.throwIfStopped();
     const id = this.#nextId++;
-    const transferList: TransferListItem[] = [];
+    const transferList: Transferable[] = [];
     for (const arg of args) takeTransfer(arg, transferList);
     const message: CallMessage = {
       k: Kind.Call,
@@ -121,7 +122,7 @@ export class Connection {
   /** A new `ReactorStoppedError` carrying why the reactor stopped. */
   stoppedError(): ReactorStoppedError {
     const cause = this.#stopped;
-    const why = cause instanceof Error ? `: ${cause.message}` : cause === undefined ? '' : `: ${String(cause)}`;
+    const why = cause instanceof Error ? `: ${cause.message}` : cause === undefined ? '' : `: ${inspect(cause)}`;
     return new ReactorStoppedError(
       `The reactor has stopped${why}; no result will arrive`,
       cause === undefined ? undefined : { cause },

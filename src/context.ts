@@ -3,7 +3,7 @@
  * transfer lists of the values it returns.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { TransferListItem } from 'node:worker_threads';
+import type { Transferable } from 'node:worker_threads';
 import { describe } from './options.js';
 
 const calls = new AsyncLocalStorage<AbortSignal>();
@@ -35,7 +35,7 @@ export function runAsCall(signal: AbortSignal, fn: (...args: unknown[]) => unkno
   return calls.run(signal, () => fn(...args));
 }
 
-const transfers = new WeakMap<object, TransferListItem[]>();
+const transfers = new WeakMap<object, Transferable[]>();
 
 /**
  * Marks `value` so that the objects in `list` are moved, not copied, when `value`
@@ -49,19 +49,23 @@ const transfers = new WeakMap<object, TransferListItem[]>();
  * checksum(transfer(bytes, [bytes.buffer]));
  * ```
  */
-export function transfer<T>(value: T, list: readonly TransferListItem[]): T {
+export function transfer<T>(value: T, list: readonly Transferable[]): T {
   if (typeof value !== 'object' || value === null) {
-    throw new TypeError(`Expected \`value\` of transfer() to be an object (the value that crosses threads), got ${describe(value)}`);
+    throw new TypeError(
+      `Expected \`value\` of transfer() to be an object (the value that crosses threads), got ${describe(value)}`,
+    );
   }
   if (!Array.isArray(list)) {
-    throw new TypeError(`Expected \`list\` of transfer() to be an array of transferable objects, got ${describe(list)}`);
+    throw new TypeError(
+      `Expected \`list\` of transfer() to be an array of transferable objects, got ${describe(list)}`,
+    );
   }
-  transfers.set(value, [...(list as TransferListItem[])]);
+  transfers.set(value, [...(list as Transferable[])]);
   return value;
 }
 
 /** Takes the transfer list marked on `value`, if any. */
-export function takeTransfer(value: unknown, into: TransferListItem[]): void {
+export function takeTransfer(value: unknown, into: Transferable[]): void {
   if (typeof value !== 'object' || value === null) return;
   const list = transfers.get(value);
   if (list === undefined) return;

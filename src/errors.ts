@@ -91,7 +91,11 @@ export class CancelledError extends CrochetError {
     super('ERR_CROCHET_CANCELLED', message, options);
   }
 }
-Object.defineProperty(CancelledError.prototype, 'name', { value: 'CancelledError', writable: true, configurable: true });
+Object.defineProperty(CancelledError.prototype, 'name', {
+  value: 'CancelledError',
+  writable: true,
+  configurable: true,
+});
 
 /** Names of crochet's own classes, which always cross threads as themselves. */
 export const crochetErrorClasses = {

@@ -14,9 +14,7 @@ const FAILED = 2;
 
 /** How a result reaches its outcome: over a connection, or in this (the reactor) thread. */
 export type Source =
-  | { readonly connection: Connection; readonly id: number }
-  | { readonly controller: AbortController }
-  | undefined;
+  { readonly connection: Connection; readonly id: number } | { readonly controller: AbortController } | undefined;
 
 const constructing = Symbol('EventualResult');
 
@@ -108,7 +106,7 @@ export class EventualResult<T> {
    */
   stash(): string {
     const id = randomUUID();
-    stashed.set(id, this as EventualResult<unknown>);
+    stashed.set(id, this);
     return id;
   }
 
@@ -154,7 +152,7 @@ export function settlerOf(result: EventualResult<unknown>): (ok: boolean, value:
 /** Creates a result that failed already. */
 export function failedResult<T>(error: unknown): EventualResult<T> {
   const result = pendingResult<T>();
-  settleResult(result as EventualResult<unknown>, false, error);
+  settleResult(result, false, error);
   return result;
 }
 

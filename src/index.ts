@@ -4,10 +4,4 @@ export { CancelledError, CrochetError, ReactorStoppedError, TimeoutError, type C
 export { EventualResult, retrieveResult } from './eventual.js';
 export { noSetup, setup, type SetupOptions } from './lifecycle.js';
 export { isReactorThread } from './thread.js';
-export {
-  runInReactor,
-  waitFor,
-  type BlockingFunction,
-  type ReactorFunction,
-  type WaitForOptions,
-} from './wrappers.js';
+export { runInReactor, waitFor, type BlockingFunction, type ReactorFunction, type WaitForOptions } from './wrappers.js';

@@ -9,7 +9,7 @@ import { CTL_BYTES, SIG_BYTES, type SupervisorData } from './protocol.js';
 import { becomeReactor, currentRole } from './thread.js';
 
 /** Options of {@link setup}. None yet; unknown keys are rejected so typos show. */
-export type SetupOptions = Record<never, never>;
+export type SetupOptions = Readonly<Record<string, never>>;
 
 let connection: Connection | undefined;
 let mode: 'none' | 'setup' | 'noSetup' = 'none';

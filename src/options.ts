@@ -21,7 +21,9 @@ export function checkTimeout(value: unknown, what: string): number {
     throw new TypeError(`Expected \`${what}\` to be a number of milliseconds >= 0 or Infinity, got ${describe(value)}`);
   }
   if (value < 0) {
-    throw new RangeError(`Expected \`${what}\` to be a number of milliseconds >= 0 or Infinity, got ${describe(value)}`);
+    throw new RangeError(
+      `Expected \`${what}\` to be a number of milliseconds >= 0 or Infinity, got ${describe(value)}`,
+    );
   }
   return value;
 }
@@ -41,7 +43,8 @@ export function checkOptions(
   }
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
-      const list = known.length === 0 ? 'it takes none yet' : `known options: ${known.map((k) => `\`${k}\``).join(', ')}`;
+      const list =
+        known.length === 0 ? 'it takes none yet' : `known options: ${known.map((k) => `\`${k}\``).join(', ')}`;
       throw new TypeError(`Unknown option \`${key}\` in \`${what}\` (${list})`);
     }
   }

@@ -8,7 +8,7 @@
 import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
-import type { TransferListItem } from 'node:worker_threads';
+import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, encodeThrown } from './codec.js';
 import { runAsCall, takeTransfer } from './context.js';
 import { CancelledError, CrochetError, TimeoutError } from './errors.js';
@@ -98,8 +98,10 @@ class Channel {
 
   #call(message: CallMessage): void {
     const lookup = lookupWrapper(message.module, message.index, message.fingerprint);
-    if (!lookup.found) {
-      this.#reply(message.id, false, unknownFunction(message, lookup.mismatch));
+    // A module whose import failed may have created some wrappers before it threw; it
+    // is still a module that failed to load.
+    if (!lookup.found || (imported.get(message.module) !== true && imported.has(message.module))) {
+      this.#reply(message.id, false, unknownFunction(message, !lookup.found && lookup.mismatch));
       return;
     }
     const controller = new AbortController();
@@ -147,7 +149,7 @@ class Channel {
     const port = this.#end.port;
     try {
       if (ok) {
-        const transferList: TransferListItem[] = [];
+        const transferList: Transferable[] = [];
         takeTransfer(value, transferList);
         const message: SuccessMessage = { k: Kind.Success, id, value };
         port.postMessage(message, transferList);
@@ -230,12 +232,12 @@ export function startReactor(data: ReactorData): void {
   // process.exit() in reactor code ends the reactor thread: say so to the callers, with
   // the stack of whoever called it.
   const exit = process.exit.bind(process);
-  process.exit = ((code?: number | string | null) => {
+  process.exit = (code?: number | string | null) => {
     const error = new Error(`Reactor code called process.exit(${code === undefined ? '' : String(code)})`);
     Error.captureStackTrace(error, process.exit);
     markStopped(control, encodeThrown(error), sigs());
     return exit(code);
-  }) as typeof process.exit;
+  };
 
   channels.add(new Channel(data.channel));
   Atomics.compareExchange(control, CTL_STATE, State.Supervised, State.Running);

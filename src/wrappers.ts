@@ -62,7 +62,9 @@ export type ReactorFunction<A extends unknown[], R> = ((...args: A) => EventualR
  *   `ERR_CROCHET_DATA_CLONE` for arguments or a result that cannot cross threads,
  *   `ERR_CROCHET_UNKNOWN_FUNCTION` if the reactor cannot find `fn`.
  */
-export function waitFor(options: WaitForOptions): <A extends unknown[], R>(fn: (...args: A) => R) => BlockingFunction<A, R> {
+export function waitFor(
+  options: WaitForOptions,
+): <A extends unknown[], R>(fn: (...args: A) => R) => BlockingFunction<A, R> {
   const checked = checkOptions(options, 'options', ['timeout'], true);
   if (!('timeout' in checked)) {
     throw new TypeError('Expected `options.timeout` to be a number of milliseconds >= 0 or Infinity, got nothing');
@@ -70,7 +72,7 @@ export function waitFor(options: WaitForOptions): <A extends unknown[], R>(fn: (
   const timeout = checkTimeout(checked['timeout'], 'options.timeout');
   return function wrap<A extends unknown[], R>(fn: (...args: A) => R): BlockingFunction<A, R> {
     checkFunction(fn, 'fn');
-    const id = registerWrapper(callerModule(wrap), fn as (...args: never[]) => unknown);
+    const id = registerWrapper(callerModule(wrap), fn);
     const blocking = function (this: unknown, ...args: A): Awaited<R> {
       return blockingCall(id, fn.name, args, timeout, blocking) as Awaited<R>;
     };
@@ -100,14 +102,14 @@ export function waitFor(options: WaitForOptions): <A extends unknown[], R>(fn: (
  */
 export function runInReactor<A extends unknown[], R>(fn: (...args: A) => R): ReactorFunction<A, R> {
   checkFunction(fn, 'fn');
-  const id = registerWrapper(callerModule(runInReactor), fn as (...args: never[]) => unknown);
+  const id = registerWrapper(callerModule(runInReactor), fn);
   const starting = function (this: unknown, ...args: A): EventualResult<Awaited<R>> {
     if (isReactorThread()) return runHere(fn as (...args: unknown[]) => unknown, args);
     const connection = requireConnection(callee(fn.name));
     const result = pendingResult<Awaited<R>>();
     try {
-      const callId = connection.call(id, fn.name, args, settlerOf(result as EventualResult<unknown>));
-      feed(result as EventualResult<unknown>, { connection, id: callId });
+      const callId = connection.call(id, fn.name, args, settlerOf(result));
+      feed(result, { connection, id: callId });
       return result;
     } catch (error) {
       if (error instanceof CrochetError && error.code === 'ERR_CROCHET_DATA_CLONE') return failedResult(error);
@@ -157,8 +159,8 @@ function blockingCall(
 function runHere<T>(fn: (...args: unknown[]) => unknown, args: readonly unknown[]): EventualResult<T> {
   const result = pendingResult<T>();
   const controller = new AbortController();
-  feed(result as EventualResult<unknown>, { controller });
-  const settle = settlerOf(result as EventualResult<unknown>);
+  feed(result, { controller });
+  const settle = settlerOf(result);
   try {
     Promise.resolve(runAsCall(controller.signal, fn, args)).then(
       (value) => {

@@ -1,0 +1,86 @@
+/** Helpers shared by the tests. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunOptions {
+  readonly execArgv?: readonly string[];
+  readonly args?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  /** Called with the child once it prints `line` on stdout. */
+  readonly onLine?: { readonly line: string; readonly then: (child: ReturnType<typeof spawn>) => void };
+  /** A failsafe: the child is killed after this long (the test then fails on its exit). */
+  readonly killAfter?: number;
+}
+
+/** The path of a compiled fixture, e.g. `fixture('proc-exit.js')`. */
+export function fixture(name: string): string {
+  return fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+}
+
+/** Runs a fixture script in a child Node process and collects how it ended. */
+export function runFixture(name: string, options: RunOptions = {}): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...(options.execArgv ?? []), fixture(name), ...(options.args ?? [])], {
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let seen = false;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (!seen && options.onLine !== undefined && stdout.split('\n').includes(options.onLine.line)) {
+        seen = true;
+        options.onLine.then(child);
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const failsafe = setTimeout(() => child.kill('SIGKILL'), options.killAfter ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(failsafe);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Parses the last line of a child's stdout as JSON. */
+export function lastJson(exit: Exit): unknown {
+  const lines = exit.stdout.trim().split('\n');
+  const last = lines[lines.length - 1] ?? '';
+  try {
+    return JSON.parse(last) as unknown;
+  } catch {
+    throw new Error(`Expected JSON on the last line of stdout.\nstdout:\n${exit.stdout}\nstderr:\n${exit.stderr}`);
+  }
+}
+
+/** Calls `fn` and returns what it threw (failing if it did not throw). */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('Expected the call to throw, but it returned');
+}
+
+/** A fresh one-slot gate in shared memory. */
+export function gate(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(4));
+}
+
+/** Blocks until slot 0 of `g` is non-zero, for at most `limit` ms, and returns it. */
+export function awaitGate(g: Int32Array, limit = 10_000): number {
+  Atomics.wait(g, 0, 0, limit);
+  return Atomics.load(g, 0);
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { fixture, lastJson, runFixture } from './helpers.js';
+
+describe('process-level behaviour', () => {
+  it('wakes a blocked caller with ReactorStoppedError when reactor code calls process.exit()', async () => {
+    const exit = await runFixture('proc-exit.js');
+    assert.equal(exit.code, 0, exit.stderr);
+    const { first, later, laterResult } = lastJson(exit) as Record<string, Record<string, unknown>>;
+    assert.equal(first?.['stopped'], true);
+    assert.equal(first?.['code'], 'ERR_CROCHET_REACTOR_STOPPED');
+    assert.equal(first?.['cause'], 'Reactor code called process.exit(3)');
+    assert.match(String(first?.['causeStack']), /proc-exit\.js/);
+    assert.match(String(first?.['message']), /process\.exit\(3\)/);
+    assert.deepEqual(later, first === undefined ? undefined : { ...first }, 'later calls fail the same way');
+    assert.equal(laterResult?.['stopped'], true, 'runInReactor throws once the reactor has stopped');
+  });
+
+  it('wakes a blocked caller with ReactorStoppedError when the reactor runs out of memory', async () => {
+    const exit = await runFixture('proc-oom.js', { execArgv: ['--max-old-space-size=64'], killAfter: 60_000 });
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.deepEqual(lastJson(exit), {
+      stopped: true,
+      causeCode: 'ERR_WORKER_OUT_OF_MEMORY',
+      causeMessage: 'Worker terminated due to reaching memory limit: JS heap out of memory',
+    });
+  });
+
+  it('fails calls with ReactorStoppedError when the reactor cannot start', async () => {
+    const preload = pathToFileURL(fixture('fail-in-reactor.js')).href;
+    const exit = await runFixture('proc-start-failure.js', { execArgv: ['--import', preload] });
+    assert.equal(exit.code, 0, exit.stderr);
+    const outcomes = lastJson(exit) as { stopped: boolean; cause: string }[];
+    assert.equal(outcomes.length, 2);
+    for (const outcome of outcomes) {
+      assert.equal(outcome.stopped, true);
+      assert.equal(outcome.cause, 'the reactor preload failed on purpose');
+    }
+  });
+
+  it('ends a program blocked in a call promptly on Ctrl-C (SIGINT)', async () => {
+    const exit = await runFixture('proc-sigint.js', {
+      onLine: {
+        line: 'blocking',
+        then: (child) => {
+          child.kill('SIGINT');
+        },
+      },
+      killAfter: 10_000,
+    });
+    assert.equal(exit.signal, 'SIGINT', `stdout: ${exit.stdout}\nstderr: ${exit.stderr}`);
+    assert.doesNotMatch(exit.stdout, /returned/);
+  });
+
+  it('exits when the main code is done, even with reactor work and timers pending', async () => {
+    const exit = await runFixture('proc-pending.js', { killAfter: 10_000 });
+    assert.equal(exit.signal, null, 'it exited by itself, not by the failsafe kill');
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.equal(exit.stdout, 'ticking\nmain done\n');
+  });
+
+  it('keeps waitFor timeouts and the process exit working while reactor code loops for ever', async () => {
+    const exit = await runFixture('proc-spin.js', { killAfter: 10_000 });
+    assert.equal(exit.signal, null, 'it exited by itself, not by the failsafe kill');
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.deepEqual(lastJson(exit), ['TimeoutError', 'TimeoutError']);
+  });
+
+  it('reports errors thrown in the reactor outside any call, and keeps serving', async () => {
+    const exit = await runFixture('proc-outside-call.js');
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.deepEqual(lastJson(exit), ['timer call done', 'rejection call done', 'still serving']);
+    assert.match(exit.stderr, /thrown from a reactor timer/);
+    assert.match(exit.stderr, /rejected in the reactor and not handled/);
+  });
+});
+
+describe('lifecycle', () => {
+  it('starts nothing on import, starts the reactor once on setup(), and refuses noSetup() after it', async () => {
+    const exit = await runFixture('proc-lifecycle.js', { args: ['setup'] });
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.deepEqual(lastJson(exit), {
+      threadsAddedByImport: 0,
+      notSetUp: 'ERR_CROCHET_NOT_SET_UP',
+      isReactorBefore: false,
+      ping: 'pong',
+      threadsAddedBySetup: 2,
+      noSetupAfterSetup: 'ERR_CROCHET_ALREADY_SET_UP',
+      isReactorAfter: false,
+      badOptions: 'TypeError: Unknown option `lgger` in `options` (it takes none yet)',
+    });
+  });
+
+  it('makes the main thread the reactor after noSetup(), where setup() does nothing', async () => {
+    const exit = await runFixture('proc-lifecycle.js', { args: ['noSetup'] });
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.deepEqual(lastJson(exit), {
+      threadsAddedByImport: 0,
+      threadsAddedBySetup: 0,
+      isReactorAfter: true,
+      waitForOnReactor: 'ERR_CROCHET_REACTOR_THREAD',
+    });
+  });
+});
