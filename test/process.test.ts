@@ -7,7 +7,10 @@ describe('process-level behaviour', () => {
   it('wakes a blocked caller with ReactorStoppedError when reactor code calls process.exit()', async () => {
     const exit = await runFixture('proc-exit.js');
     assert.equal(exit.code, 0, exit.stderr);
-    const { first, later, laterResult } = lastJson(exit) as Record<string, Record<string, unknown>>;
+    const { first, later, laterResult, settledAfter, pendingAfter } = lastJson(exit) as Record<
+      string,
+      Record<string, unknown>
+    >;
     assert.equal(first?.['stopped'], true);
     assert.equal(first?.['code'], 'ERR_CROCHET_REACTOR_STOPPED');
     assert.equal(first?.['cause'], 'Reactor code called process.exit(3)');
@@ -15,6 +18,9 @@ describe('process-level behaviour', () => {
     assert.match(String(first?.['message']), /process\.exit\(3\)/);
     assert.deepEqual(later, first === undefined ? undefined : { ...first }, 'later calls fail the same way');
     assert.equal(laterResult?.['stopped'], true, 'runInReactor throws once the reactor has stopped');
+    assert.deepEqual(settledAfter, { returned: 'pong' }, 'a result known before the stop keeps its value');
+    assert.equal(pendingAfter?.['stopped'], true, 'a result pending at the stop fails with ReactorStoppedError');
+    assert.equal(pendingAfter?.['cause'], 'Reactor code called process.exit(3)');
   });
 
   it('wakes a blocked caller with ReactorStoppedError when the reactor runs out of memory', async () => {
@@ -39,19 +45,22 @@ describe('process-level behaviour', () => {
     }
   });
 
-  it('ends a program blocked in a call promptly on Ctrl-C (SIGINT)', async () => {
-    const exit = await runFixture('proc-sigint.js', {
-      onLine: {
-        line: 'blocking',
-        then: (child) => {
-          child.kill('SIGINT');
+  for (const mode of ['waitFor', 'wait']) {
+    it(`ends a program blocked in ${mode === 'wait' ? 'EventualResult.wait()' : 'a waitFor call'} promptly on Ctrl-C`, async () => {
+      const exit = await runFixture('proc-sigint.js', {
+        args: [mode],
+        onLine: {
+          line: 'blocking',
+          then: (child) => {
+            child.kill('SIGINT');
+          },
         },
-      },
-      killAfter: 10_000,
+        killAfter: 10_000,
+      });
+      assert.equal(exit.signal, 'SIGINT', `stdout: ${exit.stdout}\nstderr: ${exit.stderr}`);
+      assert.doesNotMatch(exit.stdout, /returned/);
     });
-    assert.equal(exit.signal, 'SIGINT', `stdout: ${exit.stdout}\nstderr: ${exit.stderr}`);
-    assert.doesNotMatch(exit.stdout, /returned/);
-  });
+  }
 
   it('exits when the main code is done, even with reactor work and timers pending', async () => {
     const exit = await runFixture('proc-pending.js', { killAfter: 10_000 });
