@@ -6,7 +6,36 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Transferable } from 'node:worker_threads';
 import { describe } from './options.js';
 
-const calls = new AsyncLocalStorage<AbortSignal>();
+/**
+ * One call running in the reactor. Its `AbortController` is made only when the code
+ * asks for `abortSignal()`, since most calls never do.
+ */
+export class CallContext {
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+const calls = new AsyncLocalStorage<CallContext>();
 const never = new AbortController().signal;
 
 /**
@@ -27,12 +56,16 @@ const never = new AbortController().signal;
  * ```
  */
 export function abortSignal(): AbortSignal {
-  return calls.getStore() ?? never;
+  return calls.getStore()?.signal ?? never;
 }
 
-/** Runs `fn(...args)` as a call whose `abortSignal()` is `signal`. */
-export function runAsCall(signal: AbortSignal, fn: (...args: unknown[]) => unknown, args: readonly unknown[]): unknown {
-  return calls.run(signal, () => fn(...args));
+/** Runs `fn(...args)` as the call `context` (whose signal `abortSignal()` returns). */
+export function runAsCall(
+  context: CallContext,
+  fn: (...args: unknown[]) => unknown,
+  args: readonly unknown[],
+): unknown {
+  return calls.run(context, () => fn(...args));
 }
 
 const transfers = new WeakMap<object, Transferable[]>();

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Connection } from './connection.js';
+import type { CallContext } from './context.js';
 import { CancelledError, CrochetError, TimeoutError } from './errors.js';
 import { checkTimeout, describe } from './options.js';
 import { isReactorThread } from './thread.js';
@@ -14,7 +15,7 @@ const FAILED = 2;
 
 /** How a result reaches its outcome: over a connection, or in this (the reactor) thread. */
 export type Source =
-  { readonly connection: Connection; readonly id: number } | { readonly controller: AbortController } | undefined;
+  { readonly connection: Connection; readonly id: number } | { readonly context: CallContext } | undefined;
 
 const constructing = Symbol('EventualResult');
 
@@ -97,7 +98,7 @@ export class EventualResult<T> {
     this.#settle(false, error);
     if (source === undefined) return;
     if ('connection' in source) source.connection.cancel(source.id, false);
-    else source.controller.abort(error);
+    else source.context.abort(error);
   }
 
   /**

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
 import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, encodeThrown } from './codec.js';
-import { runAsCall, takeTransfer } from './context.js';
+import { CallContext, runAsCall, takeTransfer } from './context.js';
 import { CancelledError, CrochetError, TimeoutError } from './errors.js';
 import {
   CTL_STATE,
@@ -59,7 +59,7 @@ export function report(what: string, error: unknown): void {
 class Channel {
   readonly #end: ChannelEnd;
   readonly #queue: RequestMessage[] = [];
-  readonly #active = new Map<number, AbortController>();
+  readonly #active = new Map<number, CallContext>();
   #holding = false;
 
   constructor(end: ChannelEnd) {
@@ -104,43 +104,43 @@ class Channel {
       this.#reply(message.id, false, unknownFunction(message, !lookup.found && lookup.mismatch));
       return;
     }
-    const controller = new AbortController();
-    this.#active.set(message.id, controller);
+    const context = new CallContext();
+    this.#active.set(message.id, context);
     let value: unknown;
     try {
-      value = runAsCall(controller.signal, lookup.fn, message.args);
+      value = runAsCall(context, lookup.fn, message.args);
     } catch (error) {
-      this.#finish(message.id, controller, false, error);
+      this.#finish(message.id, context, false, error);
       return;
     }
     if (isThenable(value)) {
       value.then(
         (resolved: unknown) => {
-          this.#finish(message.id, controller, true, resolved);
+          this.#finish(message.id, context, true, resolved);
         },
         (error: unknown) => {
-          this.#finish(message.id, controller, false, error);
+          this.#finish(message.id, context, false, error);
         },
       );
     } else {
-      this.#finish(message.id, controller, true, value);
+      this.#finish(message.id, context, true, value);
     }
   }
 
   #cancel(id: number, timeout: boolean): void {
-    const controller = this.#active.get(id);
-    if (controller === undefined) return;
+    const context = this.#active.get(id);
+    if (context === undefined) return;
     this.#active.delete(id);
-    controller.abort(
+    context.abort(
       timeout
         ? new TimeoutError('The caller stopped waiting: its waitFor() timeout ran out')
         : new CancelledError('The result was cancelled with cancel() before it was known'),
     );
   }
 
-  #finish(id: number, controller: AbortController, ok: boolean, value: unknown): void {
+  #finish(id: number, context: CallContext, ok: boolean, value: unknown): void {
     // A cancelled call's caller has settled already and drops any reply.
-    if (controller.signal.aborted) return;
+    if (context.aborted) return;
     this.#active.delete(id);
     this.#reply(id, ok, value);
   }

@@ -2,7 +2,7 @@
  * The two wrappers: `waitFor` (block for the outcome) and `runInReactor` (get an
  * `EventualResult` at once).
  */
-import { runAsCall } from './context.js';
+import { CallContext, runAsCall } from './context.js';
 import { CrochetError, TimeoutError } from './errors.js';
 import { failedResult, feed, pendingResult, settlerOf, type EventualResult } from './eventual.js';
 import { requireConnection } from './lifecycle.js';
@@ -158,11 +158,11 @@ function blockingCall(
 /** Runs `fn` in this, the reactor, thread, as a call with its own abort signal. */
 function runHere<T>(fn: (...args: unknown[]) => unknown, args: readonly unknown[]): EventualResult<T> {
   const result = pendingResult<T>();
-  const controller = new AbortController();
-  feed(result, { controller });
+  const context = new CallContext();
+  feed(result, { context });
   const settle = settlerOf(result);
   try {
-    Promise.resolve(runAsCall(controller.signal, fn, args)).then(
+    Promise.resolve(runAsCall(context, fn, args)).then(
       (value) => {
         settle(true, value);
       },

@@ -1,0 +1,5 @@
+// The trivial call, wrapped with crochet. The reactor imports this module to find it.
+import { runInReactor, waitFor } from 'crochet';
+
+export const increment = waitFor({ timeout: 10_000 })(async (x) => x + 1);
+export const startIncrement = runInReactor(async (x) => x + 1);
