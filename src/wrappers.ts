@@ -133,7 +133,7 @@ function blockingCall(
   if (isReactorThread()) {
     throw new CrochetError(
       'ERR_CROCHET_REACTOR_THREAD',
-      `${callee(name)} is a waitFor() wrapper and was called in the reactor thread, where blocking would deadlock the reactor; in reactor code, call and await its .wrapped function instead`,
+      `${callee(name)} is a waitFor() wrapper and was called in the reactor thread, where blocking would deadlock the reactor. In reactor code, call and await its .wrapped function instead; if this happened while the reactor imported your module, put the module's application code under \`if (!isReactorThread())\``,
     );
   }
   const connection = requireConnection(callee(name));

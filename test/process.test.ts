@@ -76,6 +76,14 @@ describe('process-level behaviour', () => {
     assert.deepEqual(lastJson(exit), ['TimeoutError', 'TimeoutError']);
   });
 
+  it('explains a call into an entry module that lacks the isReactorThread() guard', async () => {
+    const exit = await runFixture('proc-unguarded.js');
+    assert.equal(exit.code, 1);
+    assert.match(exit.stderr, /code: 'ERR_CROCHET_UNKNOWN_FUNCTION'/);
+    assert.match(exit.stderr, /code: 'ERR_CROCHET_REACTOR_THREAD'/);
+    assert.match(exit.stderr, /if \(!isReactorThread\(\)\)/);
+  });
+
   it('reports errors thrown in the reactor outside any call, and keeps serving', async () => {
     const exit = await runFixture('proc-outside-call.js');
     assert.equal(exit.code, 0, exit.stderr);
