@@ -205,3 +205,20 @@ export function dataCloneError(what: string, cause: unknown): CrochetError {
     { cause },
   );
 }
+
+/**
+ * Takes a failure apart so that it surely crosses threads: fields that cannot be cloned
+ * are sent as text, and a thrown value that cannot be cloned becomes a data-clone error.
+ */
+export function encodeFailure(error: unknown): WireValue {
+  for (const safe of [false, true]) {
+    const wire = encodeThrown(error, safe);
+    try {
+      structuredClone(wire);
+      return wire;
+    } catch (cloneError) {
+      if (safe) return encodeThrown(dataCloneError('The error thrown', cloneError));
+    }
+  }
+  return encodeThrown(error);
+}

@@ -1,6 +1,7 @@
 /**
- * A caller thread's connection to the reactor: its channel (port + notification
- * counter) and the reactor's control block. Sends calls, drains replies, and blocks.
+ * A caller thread's connection to the reactor: its channel (an endpoint + a
+ * notification counter) and the reactor's control block. Sends calls and requests,
+ * takes in replies, and blocks.
  *
  * Every blocking wait here is bounded: the caller parks in slices of at most
  * {@link SLICE_MS}, and between slices checks the control block, so even a reactor that
@@ -8,10 +9,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
-import { receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
+import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, decodeThrown, encodeThrown } from './codec.js';
 import { takeTransfer } from './context.js';
-import { ReactorStoppedError } from './errors.js';
+import type { Endpoint } from './endpoint.js';
+import { CrochetError, ReactorStoppedError, TimeoutError } from './errors.js';
 import {
   CTL_STATE,
   Kind,
@@ -19,9 +21,11 @@ import {
   State,
   markStopped,
   readCause,
+  type AnswerMessage,
   type CallMessage,
-  type CancelMessage,
+  type Outcome,
   type ReplyMessage,
+  type RequestMessage,
 } from './protocol.js';
 import type { WrapperId } from './registry.js';
 
@@ -32,31 +36,47 @@ const SLICE_MS = 250;
  * module, so running out of this means threads cannot start at all.
  */
 const BOOT_LIMIT_MS = 60_000;
+/** How long `stash()` and `retrieveResult()` wait for the reactor to answer. */
+export const REQUEST_LIMIT_MS = 10_000;
 
 /** Whoever waits for a call's outcome. */
 export type Receiver = (ok: boolean, value: unknown) => void;
 
 export class Connection {
-  readonly #control: Int32Array;
+  #control: Int32Array | undefined;
   readonly #sig: Int32Array;
-  readonly #port: MessagePort;
+  readonly #endpoint: Endpoint;
   readonly #pending = new Map<number, Receiver>();
+  readonly #answers = new Map<number, AnswerMessage>();
+  /** Results this thread stashed, by stash id, until retrieved here or elsewhere. */
+  readonly #stashed = new Map<string, unknown>();
   readonly #bootDeadline: number;
+  /** Requests held until the reactor has opened this channel (broadcast channels only). */
+  #outbox: { message: RequestMessage; transfer: Transferable[] }[] | undefined;
   #nextId = 1;
   #stopped: unknown = undefined;
   #isStopped = false;
 
-  constructor(control: Int32Array, sig: Int32Array, port: MessagePort) {
+  /**
+   * `control` may come later (with the directory's welcome); `ready` is false for a
+   * broadcast channel the reactor has yet to open.
+   */
+  constructor(control: Int32Array | undefined, sig: Int32Array, endpoint: Endpoint, ready: boolean) {
     this.#control = control;
     this.#sig = sig;
-    this.#port = port;
+    this.#endpoint = endpoint;
+    this.#outbox = ready ? undefined : [];
     this.#bootDeadline = performance.now() + BOOT_LIMIT_MS;
-    // Replies that arrive while this thread's loop is free are delivered at once; the
-    // port never keeps the process alive.
-    port.on('message', (message: ReplyMessage) => {
-      this.#dispatch(message);
-    });
-    port.unref();
+    // Replies that arrive while this thread's loop is free are taken in at once; the
+    // channel never keeps the process alive.
+    endpoint.listen((message) => {
+      this.#dispatch(message as ReplyMessage);
+    }, false);
+  }
+
+  /** Whether the directory's welcome (the control block) has arrived. */
+  get welcomed(): boolean {
+    return this.#control !== undefined;
   }
 
   /**
@@ -78,7 +98,7 @@ export class Connection {
       args,
     };
     try {
-      this.#port.postMessage(message, transferList);
+      this.#post(message, transferList);
     } catch (error) {
       throw dataCloneError(describeArgument(args, name), error);
     }
@@ -86,12 +106,11 @@ export class Connection {
     return id;
   }
 
-  /** Stops waiting for call `id` and aborts its signal in the reactor. */
+  /** Stops waiting for call `id` and tells the reactor, which cancels it. */
   cancel(id: number, timeout: boolean): void {
     this.#pending.delete(id);
     if (this.#isStopped) return;
-    const message: CancelMessage = { k: Kind.Cancel, id, timeout };
-    this.#port.postMessage(message);
+    this.#post({ k: Kind.Cancel, id, timeout });
   }
 
   /**
@@ -114,6 +133,44 @@ export class Connection {
     }
   }
 
+  /**
+   * Keeps a result under `stashId` in the reactor, so that any thread can retrieve it.
+   * `state()` tells the result's state now: pending with its call id, or its outcome.
+   * Blocks until the reactor has it, so the id is usable anywhere once this returns.
+   */
+  stash(stashId: string, handle: unknown, state: () => { callId: number } | Outcome): void {
+    this.#drain();
+    for (;;) {
+      const now = state();
+      const answer =
+        'callId' in now
+          ? this.#request({ k: Kind.Stash, id: this.#nextId++, stashId, call: now.callId })
+          : this.#request({ k: Kind.Stash, id: this.#nextId++, stashId, outcome: now });
+      // The outcome was on its way here already: take it in, then stash the outcome.
+      if (answer.retry === true) continue;
+      this.#stashed.set(stashId, handle);
+      return;
+    }
+  }
+
+  /**
+   * Takes the result stashed under `stashId`: this thread's own handle, or a new
+   * subscription fed by `receiver` under a fresh reply id (returned).
+   */
+  retrieve(stashId: string, receiver: Receiver): { own: unknown } | { id: number } | undefined {
+    const reply = this.#nextId++;
+    this.#pending.set(reply, receiver);
+    const answer = this.#request({ k: Kind.Retrieve, id: this.#nextId++, stashId, reply });
+    if (answer.found !== true || answer.yours === true) this.#pending.delete(reply);
+    if (answer.found !== true) return undefined;
+    if (answer.yours === true) {
+      const own = this.#stashed.get(stashId);
+      this.#stashed.delete(stashId);
+      return { own };
+    }
+    return { id: reply };
+  }
+
   /** Throws `ReactorStoppedError` if the reactor has stopped. */
   throwIfStopped(): void {
     if (this.#checkStopped()) throw this.stoppedError();
@@ -129,36 +186,100 @@ export class Connection {
     );
   }
 
+  /** Marks the reactor stopped from this side (its supervisor died), waking this thread. */
+  stopFromOutside(cause: unknown): void {
+    if (this.#control !== undefined) markStopped(this.#control, encodeThrown(cause), [this.#sig]);
+  }
+
+  /** Tells the reactor this thread is going away. */
+  goodbye(): void {
+    if (this.#isStopped) return;
+    try {
+      this.#post({ k: Kind.Goodbye });
+    } catch {
+      // The channel is closed already.
+    }
+  }
+
+  #post(message: RequestMessage, transfer: Transferable[] = []): void {
+    if (this.#outbox !== undefined) {
+      // Not open yet on the reactor's side: check it can be cloned now, send it later.
+      structuredClone(message);
+      this.#outbox.push({ message, transfer });
+      return;
+    }
+    this.#endpoint.post(message, transfer);
+  }
+
+  /** Sends a request and blocks for its answer. */
+  #request(message: RequestMessage & { readonly id: number }): AnswerMessage {
+    this.throwIfStopped();
+    this.#post(message);
+    const id = message.id;
+    if (!this.block(() => this.#answers.has(id), REQUEST_LIMIT_MS)) {
+      throw new TimeoutError(
+        `The reactor did not answer within ${REQUEST_LIMIT_MS} ms (is reactor code running synchronously for that long?)`,
+      );
+    }
+    const answer = this.#answers.get(id);
+    this.#answers.delete(id);
+    if (answer === undefined) throw this.stoppedError();
+    return answer;
+  }
+
   #drain(): void {
     for (;;) {
-      const received = receiveMessageOnPort(this.#port);
+      const received = this.#endpoint.receive();
       if (received === undefined) return;
       this.#dispatch(received.message as ReplyMessage);
     }
   }
 
   #dispatch(message: ReplyMessage): void {
-    const receiver = this.#pending.get(message.id);
-    // Nobody waits for this id any more (timed out or cancelled): drop the reply.
-    if (receiver === undefined) return;
-    this.#pending.delete(message.id);
-    if (message.k === Kind.Success) receiver(true, message.value);
-    else receiver(false, decodeThrown(message.error));
+    switch (message.k) {
+      case Kind.Success:
+      case Kind.Failure: {
+        const receiver = this.#pending.get(message.id);
+        // Nobody waits for this id any more (timed out or cancelled): drop the reply.
+        if (receiver === undefined) return;
+        this.#pending.delete(message.id);
+        if (message.k === Kind.Success) receiver(true, message.value);
+        else receiver(false, decodeThrown(message.error));
+        return;
+      }
+      case Kind.Answer:
+        this.#answers.set(message.id, message);
+        return;
+      case Kind.Unstash:
+        this.#stashed.delete(message.stashId);
+        return;
+      case Kind.Welcome:
+        this.#control ??= message.control;
+        return;
+      case Kind.Ready: {
+        const outbox = this.#outbox ?? [];
+        this.#outbox = undefined;
+        for (const { message: held, transfer } of outbox) this.#endpoint.post(held, transfer);
+        return;
+      }
+    }
   }
 
   /** Whether the reactor has stopped; on first noticing, fails every pending call. */
   #checkStopped(): boolean {
     if (this.#isStopped) return true;
-    const state = Atomics.load(this.#control, CTL_STATE);
+    const control = this.#control;
+    if (control === undefined) return false;
+    const state = Atomics.load(control, CTL_STATE);
     if (state === State.Booting && performance.now() > this.#bootDeadline) {
       const cause = new Error(`The reactor's supervisor thread did not start within ${BOOT_LIMIT_MS} ms`);
-      markStopped(this.#control, encodeThrown(cause), [this.#sig]);
+      markStopped(control, encodeThrown(cause), [this.#sig]);
     } else if (state !== State.Stopped) {
       return false;
     }
-    if (Atomics.load(this.#control, CTL_STATE) !== State.Stopped) return false;
+    if (Atomics.load(control, CTL_STATE) !== State.Stopped) return false;
     this.#isStopped = true;
-    const cause = readCause(this.#control);
+    const cause = readCause(control);
     this.#stopped = cause === undefined ? undefined : decodeThrown(cause);
     // Replies that made it before the stop still count.
     this.#drain();
@@ -166,11 +287,6 @@ export class Connection {
     this.#pending.clear();
     for (const receiver of receivers) receiver(false, this.stoppedError());
     return true;
-  }
-
-  /** Marks the reactor stopped from this side (its supervisor died), waking this thread. */
-  stopFromOutside(cause: unknown): void {
-    markStopped(this.#control, encodeThrown(cause), [this.#sig]);
   }
 }
 
@@ -185,4 +301,12 @@ function describeArgument(args: readonly unknown[], name: string): string {
     }
   }
   return `The arguments of ${callee}`;
+}
+
+/** The error `retrieveResult()` throws for an id nobody stashed (or that was taken). */
+export function unknownResult(id: string): CrochetError {
+  return new CrochetError(
+    'ERR_CROCHET_UNKNOWN_RESULT',
+    `No result is stashed under id ${JSON.stringify(id)}: it was never stashed, or was already retrieved (each stash() id can be retrieved once; stash the result again to keep it)`,
+  );
 }

@@ -1,21 +1,31 @@
 /**
- * EventualResult: the handle `runInReactor` returns, and the store behind
- * `stash()`/`retrieveResult()`.
+ * EventualResult: the handle `runInReactor` returns, and `stash()`/`retrieveResult()`.
+ *
+ * A handle lives in one thread. Its outcome comes over that thread's connection, or, in
+ * the reactor thread, straight from the engine. Stashed results are kept by the reactor,
+ * so that any thread of the process can retrieve them.
  */
 import { randomUUID } from 'node:crypto';
-import type { Connection } from './connection.js';
-import type { CallContext } from './context.js';
+import { encodeFailure } from './codec.js';
+import { unknownResult, type Connection } from './connection.js';
+import type { CallRecord } from './engine.js';
 import { CancelledError, CrochetError, TimeoutError } from './errors.js';
+import { requireConnection } from './lifecycle.js';
 import { checkTimeout, describe } from './options.js';
-import { isReactorThread } from './thread.js';
+import type { Outcome } from './protocol.js';
+import { currentEngine, isReactorThread } from './thread.js';
 
 const PENDING = 0;
 const SUCCEEDED = 1;
 const FAILED = 2;
 
-/** How a result reaches its outcome: over a connection, or in this (the reactor) thread. */
+type Settle = (ok: boolean, value: unknown) => void;
+
+/** How a pending result reaches its outcome: over a connection, or from this thread's engine. */
 export type Source =
-  { readonly connection: Connection; readonly id: number } | { readonly context: CallContext } | undefined;
+  | { readonly connection: Connection; readonly id: number }
+  | { readonly record: CallRecord; readonly settle: Settle }
+  | undefined;
 
 const constructing = Symbol('EventualResult');
 
@@ -27,7 +37,8 @@ let setSource: (result: EventualResult<unknown>, source: Source) => void;
  *
  * The first outcome is final: every later `wait()` returns the same value or throws
  * the same error. A `wait()` that times out changes nothing, so you may wait again.
- * Do not construct it yourself.
+ * A handle belongs to the thread that got it; to use a result in another thread, pass
+ * its `stash()` id there and `retrieveResult()` it. Do not construct it yourself.
  */
 export class EventualResult<T> {
   #state: typeof PENDING | typeof SUCCEEDED | typeof FAILED = PENDING;
@@ -71,22 +82,22 @@ export class EventualResult<T> {
       );
     }
     checkTimeout(timeout, 'timeout');
-    if (this.#state === PENDING) {
-      const source = this.#source;
-      if (source !== undefined && 'connection' in source) {
-        if (!source.connection.block(() => this.#state !== PENDING, timeout)) {
-          const error = new TimeoutError(`EventualResult.wait() timed out after ${timeout} ms`);
-          Error.captureStackTrace(error, EventualResult.prototype.wait);
-          throw error;
-        }
+    const source = this.#source;
+    if (this.#state === PENDING && source !== undefined && 'connection' in source) {
+      if (!source.connection.block(() => this.#state !== PENDING, timeout)) {
+        const error = new TimeoutError(`EventualResult.wait() timed out after ${timeout} ms`);
+        Error.captureStackTrace(error, EventualResult.prototype.wait);
+        throw error;
       }
     }
-    return this.#take(true) as T;
+    if (this.#state === FAILED) throw this.#value;
+    return this.#value as T;
   }
 
   /**
-   * Cancels the operation, best effort. A result still pending settles at once with a
-   * `CancelledError`, and the call's `abortSignal()` in the reactor is aborted with that
+   * Cancels the operation, best effort, from whichever thread holds this handle. A
+   * result still pending settles at once with a `CancelledError`, every other thread's
+   * handle on it too, and the call's `abortSignal()` in the reactor is aborted with that
    * error as its reason. On a settled result it changes nothing. Never throws, never
    * blocks; may be called any number of times.
    */
@@ -98,16 +109,36 @@ export class EventualResult<T> {
     this.#settle(false, error);
     if (source === undefined) return;
     if ('connection' in source) source.connection.cancel(source.id, false);
-    else source.context.abort(error);
+    else currentEngine()?.cancel(source.record, source.settle, 0, false);
   }
 
   /**
    * Stores this result under a new unguessable id, for `retrieveResult(id)` to return
-   * later (once). This handle stays usable.
+   * once, in this thread or any other. This handle stays usable.
+   *
+   * @throws {ReactorStoppedError} if the reactor has stopped.
+   * @throws {TimeoutError} if the reactor did not take the result within 10 s (its
+   *   thread is busy running synchronous code).
    */
   stash(): string {
     const id = randomUUID();
-    stashed.set(id, this);
+    const engine = currentEngine();
+    const source = this.#source;
+    if (engine !== undefined) {
+      if (this.#state === PENDING && source !== undefined && 'record' in source) {
+        engine.stashLocal(id, this, source.record, undefined);
+      } else {
+        engine.stashLocal(id, this, undefined, this.#outcome());
+      }
+      return id;
+    }
+    const connection =
+      source !== undefined && 'connection' in source ? source.connection : requireConnection('stash()');
+    connection.stash(id, this, () =>
+      this.#state === PENDING && source !== undefined && 'connection' in source
+        ? { callId: source.id }
+        : this.#outcome(),
+    );
     return id;
   }
 
@@ -116,7 +147,12 @@ export class EventualResult<T> {
    * or `undefined` if there is no outcome yet or it was a success. Never blocks.
    */
   originalFailure(): unknown {
-    return this.#state === FAILED ? this.#take(false) : undefined;
+    return this.#state === FAILED ? this.#value : undefined;
+  }
+
+  /** The outcome as data, for the stash. */
+  #outcome(): Outcome {
+    return this.#state === FAILED ? { ok: false, error: encodeFailure(this.#value) } : { ok: true, value: this.#value };
   }
 
   /** Receives the outcome; the first one wins. */
@@ -126,14 +162,9 @@ export class EventualResult<T> {
     this.#value = value;
     this.#source = undefined;
   }
-
-  #take(rethrow: boolean): unknown {
-    if (this.#state === FAILED && rethrow) throw this.#value;
-    return this.#value;
-  }
 }
 
-/** Creates a pending result; `source` may be given later with {@link feed}. */
+/** Creates a pending result; its source is given with {@link feed}. */
 export function pendingResult<T>(): EventualResult<T> {
   return new EventualResult<T>(constructing as never);
 }
@@ -144,39 +175,56 @@ export function feed(result: EventualResult<unknown>, source: Source): void {
 }
 
 /** A receiver that settles `result`. */
-export function settlerOf(result: EventualResult<unknown>): (ok: boolean, value: unknown) => void {
+export function settlerOf(result: EventualResult<unknown>): Settle {
   return (ok, value) => {
     settleResult(result, ok, value);
   };
 }
 
-/** Creates a result that failed already. */
-export function failedResult<T>(error: unknown): EventualResult<T> {
+/** Creates a result that has its outcome already. */
+export function settledResult<T>(ok: boolean, value: unknown): EventualResult<T> {
   const result = pendingResult<T>();
-  settleResult(result, false, error);
+  settleResult(result as EventualResult<unknown>, ok, value);
   return result;
 }
 
-const stashed = new Map<string, EventualResult<unknown>>();
-
 /**
- * Returns the result stashed under `id` by `EventualResult.stash()`, and forgets it:
- * a second retrieve of the same id throws. Stash it again to keep it.
+ * Returns the result stashed under `id` by `EventualResult.stash()`, in any thread of
+ * the process, and forgets it: a second retrieve of the same id throws. Stash it again
+ * to keep it. In the thread that stashed it, this is the very same handle.
  *
  * @throws {CrochetError} `ERR_CROCHET_UNKNOWN_RESULT` if no result is stashed under `id`
  *   (never stashed, or already retrieved).
+ * @throws {TimeoutError} if the reactor did not answer within 10 s.
  */
 export function retrieveResult<T = unknown>(id: string): EventualResult<T> {
   if (typeof id !== 'string') {
     throw new TypeError(`Expected \`id\` to be a string returned by stash(), got ${describe(id)}`);
   }
-  const result = stashed.get(id);
-  if (result === undefined) {
-    throw new CrochetError(
-      'ERR_CROCHET_UNKNOWN_RESULT',
-      `No result is stashed under id ${JSON.stringify(id)}: it was never stashed, or was already retrieved (each stash() id can be retrieved once; stash the result again to keep it)`,
-    );
+  const engine = currentEngine();
+  if (engine !== undefined) {
+    const found = engine.retrieveLocal(id);
+    switch (found.kind) {
+      case 'unknown':
+        throw unknownResult(id);
+      case 'own':
+        return found.handle as EventualResult<T>;
+      case 'outcome':
+        return settledResult(found.ok, found.value);
+      case 'pending': {
+        const result = pendingResult<T>();
+        const settle = settlerOf(result as EventualResult<unknown>);
+        engine.subscribeLocal(found.record, settle);
+        feed(result as EventualResult<unknown>, { record: found.record, settle });
+        return result;
+      }
+    }
   }
-  stashed.delete(id);
-  return result as EventualResult<T>;
+  const connection = requireConnection('retrieveResult()');
+  const result = pendingResult<T>();
+  const taken = connection.retrieve(id, settlerOf(result as EventualResult<unknown>));
+  if (taken === undefined) throw unknownResult(id);
+  if ('own' in taken) return taken.own as EventualResult<T>;
+  feed(result as EventualResult<unknown>, { connection, id: taken.id });
+  return result;
 }

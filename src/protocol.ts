@@ -18,7 +18,9 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
+import { BroadcastChannel } from 'node:worker_threads';
 import type { WireValue } from './codec.js';
+import { channelNames } from './endpoint.js';
 
 // ---- channel: Int32Array(1) per caller thread --------------------------------------
 
@@ -108,10 +110,30 @@ export function readCause(control: Int32Array): WireValue | undefined {
 
 /** Message kinds. */
 export const Kind = {
+  /** caller → reactor: run a wrapped function. */
   Call: 0,
+  /** caller → reactor: the caller gave up on a call (cancel() or a waitFor timeout). */
   Cancel: 1,
+  /** reactor → caller: a call succeeded. */
   Success: 2,
+  /** reactor → caller: a call failed. */
   Failure: 3,
+  /** caller → reactor: keep a result under a stash id (answered). */
+  Stash: 4,
+  /** caller → reactor: hand over the result stashed under an id (answered). */
+  Retrieve: 5,
+  /** reactor → caller: the answer to a Stash or Retrieve. */
+  Answer: 6,
+  /** reactor → caller: another thread retrieved a result this one stashed. */
+  Unstash: 7,
+  /** reactor → caller: the channel is open; requests sent from now on arrive. */
+  Ready: 8,
+  /** any thread → directory: open a channel for me. */
+  Hello: 9,
+  /** directory → caller: a reactor exists; here is its control block. */
+  Welcome: 10,
+  /** caller → reactor: this thread is ending; close its channel. */
+  Goodbye: 11,
 } as const;
 
 /** Caller → reactor: run wrapper number `index` of module `module` with `args`. */
@@ -127,12 +149,37 @@ export interface CallMessage {
   readonly args: readonly unknown[];
 }
 
-/** Caller → reactor: abort call `id`'s signal; the caller has already settled it. */
+/** Caller → reactor: this caller stopped waiting for `id` and has settled it. */
 export interface CancelMessage {
   readonly k: typeof Kind.Cancel;
   readonly id: number;
   /** True when a `waitFor` timeout caused the cancellation. */
   readonly timeout: boolean;
+}
+
+/** An outcome kept or sent as data: a value, or a failure taken apart. */
+export type Outcome =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: WireValue };
+
+/** Caller → reactor: keep call `call`'s outcome (or `outcome`, known already) under `stashId`. */
+export interface StashMessage {
+  readonly k: typeof Kind.Stash;
+  readonly id: number;
+  readonly stashId: string;
+  readonly call?: number;
+  readonly outcome?: Outcome;
+}
+
+/** Caller → reactor: hand over `stashId`, delivering its outcome under reply id `reply`. */
+export interface RetrieveMessage {
+  readonly k: typeof Kind.Retrieve;
+  readonly id: number;
+  readonly stashId: string;
+  readonly reply: number;
+}
+
+export interface GoodbyeMessage {
+  readonly k: typeof Kind.Goodbye;
 }
 
 /** Reactor → caller: call `id` succeeded. */
@@ -149,19 +196,62 @@ export interface FailureMessage {
   readonly error: WireValue;
 }
 
-export type RequestMessage = CallMessage | CancelMessage;
-export type ReplyMessage = SuccessMessage | FailureMessage;
+/**
+ * Reactor → caller: answer to request `id`. `found: false`: unknown stash id. `retry`:
+ * the call's outcome was sent already; take it in and stash it as an outcome. `yours`:
+ * this thread stashed it; use its own handle.
+ */
+export interface AnswerMessage {
+  readonly k: typeof Kind.Answer;
+  readonly id: number;
+  readonly found?: boolean;
+  readonly retry?: boolean;
+  readonly yours?: boolean;
+}
 
-/** A caller thread's channel as the reactor and supervisor see it. */
-export interface ChannelEnd {
-  readonly port: MessagePort;
+export interface UnstashMessage {
+  readonly k: typeof Kind.Unstash;
+  readonly stashId: string;
+}
+
+export interface ReadyMessage {
+  readonly k: typeof Kind.Ready;
+}
+
+/** Any thread → directory, on the directory broadcast channel. */
+export interface HelloMessage {
+  readonly k: typeof Kind.Hello;
+  /** Base name of the channel's two broadcast channels ({@link channelNames}). */
+  readonly name: string;
   readonly sig: Int32Array;
+}
+
+/** Directory → caller, on the caller's broadcast channel. */
+export interface WelcomeMessage {
+  readonly k: typeof Kind.Welcome;
+  readonly control: Int32Array;
+}
+
+export type RequestMessage = CallMessage | CancelMessage | StashMessage | RetrieveMessage | GoodbyeMessage;
+export type ReplyMessage =
+  SuccessMessage | FailureMessage | AnswerMessage | UnstashMessage | ReadyMessage | WelcomeMessage;
+
+/** Name of the process-wide broadcast channel on which threads look for the reactor. */
+export const DIRECTORY = 'crochet:directory:v1';
+/** Key of the environment data that tells threads created later where the reactor is. */
+export const ENVIRONMENT_KEY = 'crochet:reactor:v1';
+
+/** What threads created after `setup()`/`noSetup()` inherit (`getEnvironmentData`). */
+export interface ReactorHint {
+  readonly control: Int32Array;
 }
 
 /** What the supervisor thread is started with. */
 export interface SupervisorData {
   readonly control: Int32Array;
-  readonly channel: ChannelEnd;
+  /** The creating thread's channel: its port and notification counter. */
+  readonly port: MessagePort;
+  readonly sig: Int32Array;
   /** URL of the reactor's entry module. */
   readonly reactorEntry: string;
 }
@@ -169,5 +259,22 @@ export interface SupervisorData {
 /** What the reactor thread is started with. */
 export interface ReactorData {
   readonly control: Int32Array;
-  readonly channel: ChannelEnd;
+  readonly port: MessagePort;
+  readonly sig: Int32Array;
+}
+
+/** Supervisor → reactor: open a broadcast channel for a thread that said hello. */
+export interface OpenChannel {
+  readonly name: string;
+  readonly sig: Int32Array;
+}
+
+/** Answers a hello: tells the thread where the reactor's control block is. */
+export function welcome(hello: HelloMessage, control: Int32Array): void {
+  const message: WelcomeMessage = { k: Kind.Welcome, control };
+  const reply = new BroadcastChannel(channelNames(hello.name).toCaller);
+  reply.postMessage(message);
+  reply.close();
+  Atomics.add(hello.sig, SIG_COUNTER, 1);
+  Atomics.notify(hello.sig, SIG_COUNTER);
 }

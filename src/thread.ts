@@ -2,11 +2,13 @@
  * What this thread is to crochet. Module state, so one per thread (per copy of the
  * package).
  */
+import type { Engine } from './engine.js';
 
 /** `caller`: blocks on a reactor elsewhere; `reactor`: runs the reactor's loop. */
 export type Role = 'caller' | 'reactor';
 
 let role: Role = 'caller';
+let engine: Engine | undefined;
 
 export function currentRole(): Role {
   return role;
@@ -14,6 +16,15 @@ export function currentRole(): Role {
 
 export function becomeReactor(): void {
   role = 'reactor';
+}
+
+/** The engine of this thread, when it is the reactor. */
+export function currentEngine(): Engine | undefined {
+  return engine;
+}
+
+export function setEngine(value: Engine): void {
+  engine = value;
 }
 
 /**

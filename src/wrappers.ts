@@ -2,13 +2,12 @@
  * The two wrappers: `waitFor` (block for the outcome) and `runInReactor` (get an
  * `EventualResult` at once).
  */
-import { CallContext, runAsCall } from './context.js';
 import { CrochetError, TimeoutError } from './errors.js';
-import { failedResult, feed, pendingResult, settlerOf, type EventualResult } from './eventual.js';
+import { feed, pendingResult, settledResult, settlerOf, type EventualResult } from './eventual.js';
 import { requireConnection } from './lifecycle.js';
 import { checkFunction, checkOptions, checkTimeout } from './options.js';
 import { callerModule, registerWrapper, type WrapperId } from './registry.js';
-import { isReactorThread } from './thread.js';
+import { currentEngine, isReactorThread } from './thread.js';
 
 /** Options of {@link waitFor}. */
 export interface WaitForOptions {
@@ -112,7 +111,7 @@ export function runInReactor<A extends unknown[], R>(fn: (...args: A) => R): Rea
       feed(result, { connection, id: callId });
       return result;
     } catch (error) {
-      if (error instanceof CrochetError && error.code === 'ERR_CROCHET_DATA_CLONE') return failedResult(error);
+      if (error instanceof CrochetError && error.code === 'ERR_CROCHET_DATA_CLONE') return settledResult(false, error);
       throw error;
     }
   };
@@ -157,22 +156,12 @@ function blockingCall(
 
 /** Runs `fn` in this, the reactor, thread, as a call with its own abort signal. */
 function runHere<T>(fn: (...args: unknown[]) => unknown, args: readonly unknown[]): EventualResult<T> {
+  const engine = currentEngine();
+  if (engine === undefined) throw new Error('crochet: the reactor thread has no engine');
   const result = pendingResult<T>();
-  const context = new CallContext();
-  feed(result, { context });
-  const settle = settlerOf(result);
-  try {
-    Promise.resolve(runAsCall(context, fn, args)).then(
-      (value) => {
-        settle(true, value);
-      },
-      (error: unknown) => {
-        settle(false, error);
-      },
-    );
-  } catch (error) {
-    settle(false, error);
-  }
+  const settle = settlerOf(result as EventualResult<unknown>);
+  const record = engine.runLocal(fn, args, settle);
+  feed(result as EventualResult<unknown>, { record, settle });
   return result;
 }
 

@@ -1,0 +1,460 @@
+/**
+ * The reactor's engine: serves calls from every channel on this thread's event loop,
+ * and keeps stashed results. It runs in the reactor thread `setup()` starts, or on the
+ * main thread after `noSetup()`.
+ *
+ * Design note. Each call the engine runs is a *record* with a list of *subscribers*:
+ * the channel and reply id of every thread that holds a handle on it (the caller, and
+ * any thread that retrieved it from the stash), or a function for handles in this
+ * thread. When the call settles, every subscriber gets the outcome; a stash entry that
+ * refers to the record keeps it. `cancel()` from any subscriber cancels the call for
+ * everyone: the others get a `CancelledError`.
+ *
+ * Messages from one channel are handled in the order they were sent. A call into a
+ * module the engine has not imported yet holds its channel's later messages until the
+ * import is done, so a `cancel()` sent right after a call still finds the call.
+ */
+import { createRequire } from 'node:module';
+import type { Transferable } from 'node:worker_threads';
+import { dataCloneError, decodeThrown, encodeFailure, encodeThrown, type WireValue } from './codec.js';
+import { CallContext, runAsCall, takeTransfer } from './context.js';
+import { broadcastEndpoint, channelNames, type Endpoint } from './endpoint.js';
+import { CancelledError, CrochetError, TimeoutError } from './errors.js';
+import {
+  Kind,
+  SIG_COUNTER,
+  type AnswerMessage,
+  type CallMessage,
+  type Outcome,
+  type ReplyMessage,
+  type RequestMessage,
+  type RetrieveMessage,
+  type StashMessage,
+} from './protocol.js';
+import { isImportable, lookupWrapper } from './registry.js';
+
+/** Who holds a handle on a call: a remote thread (channel + reply id) or a local function. */
+type Subscriber =
+  | { readonly channel: Channel; readonly id: number }
+  | { readonly channel: null; readonly settle: (ok: boolean, value: unknown) => void };
+
+/** A call the engine is running. */
+export class CallRecord {
+  readonly context = new CallContext();
+  readonly subscribers: Subscriber[];
+  /** Stash entries waiting for this call's outcome. */
+  readonly entries = new Set<StashEntry>();
+  settled = false;
+
+  constructor(first: Subscriber) {
+    this.subscribers = [first];
+  }
+}
+
+/** A stashed result: a pending call, or an outcome. */
+interface StashEntry {
+  record: CallRecord | undefined;
+  outcome: Outcome | undefined;
+  /** The channel of the thread that stashed it, or null for this thread. */
+  readonly origin: Channel | null;
+  /** For a result stashed in this thread: the handle itself, returned on retrieve here. */
+  readonly handle: unknown;
+}
+
+/** Modules imported (or tried) here: `true`, or the error that stopped the import. */
+const imported = new Map<string, true | { readonly error: unknown }>();
+
+function importModule(module: string): Promise<void> {
+  const attempt = module.startsWith('file:')
+    ? import(module).then(() => undefined)
+    : Promise.resolve().then(() => {
+        createRequire(module)(module);
+      });
+  return attempt.then(
+    () => {
+      imported.set(module, true);
+    },
+    (error: unknown) => {
+      imported.set(module, { error });
+    },
+  );
+}
+
+export class Channel {
+  readonly #engine: Engine;
+  readonly #endpoint: Endpoint;
+  readonly sig: Int32Array;
+  readonly #queue: RequestMessage[] = [];
+  /** Calls this channel holds a handle on, by the channel's id for them. */
+  readonly active = new Map<number, CallRecord>();
+  #holding = false;
+  #closed = false;
+
+  constructor(engine: Engine, endpoint: Endpoint, sig: Int32Array, keepAlive: boolean) {
+    this.#engine = engine;
+    this.#endpoint = endpoint;
+    this.sig = sig;
+    endpoint.listen((message) => {
+      this.#queue.push(message as RequestMessage);
+      if (!this.#holding) this.#pump();
+    }, keepAlive);
+  }
+
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      const message = this.#queue[0] as RequestMessage;
+      if (
+        message.k === Kind.Call &&
+        !imported.has(message.module) &&
+        isImportable(message.module) &&
+        !lookupWrapper(message.module, message.index, message.fingerprint).found
+      ) {
+        this.#holding = true;
+        void importModule(message.module).then(() => {
+          this.#holding = false;
+          this.#pump();
+        });
+        return;
+      }
+      this.#queue.shift();
+      this.#handle(message);
+    }
+  }
+
+  #handle(message: RequestMessage): void {
+    switch (message.k) {
+      case Kind.Call:
+        this.#call(message);
+        break;
+      case Kind.Cancel:
+        this.#cancel(message.id, message.timeout);
+        break;
+      case Kind.Stash:
+        this.#stash(message);
+        break;
+      case Kind.Retrieve:
+        this.#retrieve(message);
+        break;
+      case Kind.Goodbye:
+        this.close();
+        break;
+    }
+  }
+
+  #call(message: CallMessage): void {
+    const lookup = lookupWrapper(message.module, message.index, message.fingerprint);
+    // A module whose import failed may have created some wrappers before it threw; it
+    // is still a module that failed to load.
+    const attempt = imported.get(message.module);
+    if (!lookup.found || (attempt !== undefined && attempt !== true)) {
+      this.send(message.id, false, encodeThrown(unknownFunction(message, !lookup.found && lookup.mismatch)));
+      return;
+    }
+    const record = new CallRecord({ channel: this, id: message.id });
+    this.active.set(message.id, record);
+    this.#engine.run(record, lookup.fn, message.args);
+  }
+
+  #cancel(id: number, timeout: boolean): void {
+    const record = this.active.get(id);
+    if (record === undefined) return;
+    this.active.delete(id);
+    this.#engine.cancel(record, this, id, timeout);
+  }
+
+  #stash(message: StashMessage): void {
+    if (message.outcome !== undefined) {
+      this.#engine.store(message.stashId, { record: undefined, outcome: message.outcome, origin: this, handle: null });
+    } else {
+      const record = message.call === undefined ? undefined : this.active.get(message.call);
+      if (record === undefined || record.settled) {
+        // The outcome is on its way to the caller already: it stashes the outcome instead.
+        this.answer({ k: Kind.Answer, id: message.id, retry: true });
+        return;
+      }
+      const entry: StashEntry = { record, outcome: undefined, origin: this, handle: null };
+      record.entries.add(entry);
+      this.#engine.store(message.stashId, entry);
+    }
+    this.answer({ k: Kind.Answer, id: message.id, found: true });
+  }
+
+  #retrieve(message: RetrieveMessage): void {
+    const entry = this.#engine.take(message.stashId);
+    if (entry === undefined) {
+      this.answer({ k: Kind.Answer, id: message.id, found: false });
+      return;
+    }
+    if (entry.origin === this) {
+      entry.record?.entries.delete(entry);
+      this.answer({ k: Kind.Answer, id: message.id, found: true, yours: true });
+      return;
+    }
+    this.#engine.released(entry, message.stashId);
+    this.answer({ k: Kind.Answer, id: message.id, found: true });
+    if (entry.outcome !== undefined) {
+      this.sendOutcome(message.reply, entry.outcome);
+    } else if (entry.record !== undefined) {
+      entry.record.subscribers.push({ channel: this, id: message.reply });
+      this.active.set(message.reply, entry.record);
+    }
+  }
+
+  /** Posts a reply, then bumps the counter (see the protocol's design note). */
+  answer(message: ReplyMessage, transfer?: readonly Transferable[]): void {
+    if (this.#closed) return;
+    this.#endpoint.post(message, transfer);
+    Atomics.add(this.sig, SIG_COUNTER, 1);
+    Atomics.notify(this.sig, SIG_COUNTER);
+  }
+
+  /** Sends call `id`'s outcome: a value (moved if `transfer` lists buffers) or a failure. */
+  send(id: number, ok: boolean, payload: unknown, transfer?: readonly Transferable[]): void {
+    if (this.#closed) return;
+    try {
+      if (ok) this.answer({ k: Kind.Success, id, value: payload }, transfer);
+      else this.answer({ k: Kind.Failure, id, error: payload as WireValue });
+    } catch (error) {
+      this.answer({
+        k: Kind.Failure,
+        id,
+        error: encodeThrown(dataCloneError(ok ? 'The result' : 'The error thrown', error)),
+      });
+    }
+  }
+
+  sendOutcome(id: number, outcome: Outcome): void {
+    if (outcome.ok) this.send(id, true, outcome.value);
+    else this.send(id, false, outcome.error);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#endpoint.close();
+    this.#engine.forget(this);
+  }
+}
+
+export class Engine {
+  readonly #channels = new Set<Channel>();
+  readonly #stash = new Map<string, StashEntry>();
+
+  /** Serves a new channel. `keepAlive`: whether it keeps this thread's loop alive. */
+  addChannel(endpoint: Endpoint, sig: Int32Array, keepAlive: boolean): Channel {
+    const channel = new Channel(this, endpoint, sig, keepAlive);
+    this.#channels.add(channel);
+    return channel;
+  }
+
+  /**
+   * Opens the broadcast channel pair a thread asked for with a hello, and tells it that
+   * requests may flow.
+   */
+  openBroadcast(name: string, sig: Int32Array, keepAlive: boolean): void {
+    const names = channelNames(name);
+    const channel = this.addChannel(broadcastEndpoint(names.toCaller, names.toReactor), sig, keepAlive);
+    channel.answer({ k: Kind.Ready });
+  }
+
+  /** Every channel's notification counter, to wake them all. */
+  sigs(): Int32Array[] {
+    return [...this.#channels].map((channel) => channel.sig);
+  }
+
+  forget(channel: Channel): void {
+    this.#channels.delete(channel);
+  }
+
+  /** Runs a call of `fn` in this thread for a local handle; returns its record. */
+  runLocal(
+    fn: (...args: unknown[]) => unknown,
+    args: readonly unknown[],
+    settle: (ok: boolean, value: unknown) => void,
+  ): CallRecord {
+    const record = new CallRecord({ channel: null, settle });
+    this.run(record, fn, args);
+    return record;
+  }
+
+  run(record: CallRecord, fn: (...args: unknown[]) => unknown, args: readonly unknown[]): void {
+    let value: unknown;
+    try {
+      value = runAsCall(record.context, fn, args);
+    } catch (error) {
+      this.#settle(record, false, error);
+      return;
+    }
+    if (isThenable(value)) {
+      value.then(
+        (resolved: unknown) => {
+          this.#settle(record, true, resolved);
+        },
+        (error: unknown) => {
+          this.#settle(record, false, error);
+        },
+      );
+    } else {
+      this.#settle(record, true, value);
+    }
+  }
+
+  #settle(record: CallRecord, ok: boolean, value: unknown): void {
+    if (record.settled) return;
+    record.settled = true;
+    const remote = record.subscribers.filter((s) => s.channel !== null).length;
+    const kept = record.entries.size > 0 || record.subscribers.length > 1;
+    let payload: unknown = value;
+    let transfer: Transferable[] | undefined;
+    if (!ok) {
+      if (remote > 0 || record.entries.size > 0) payload = encodeFailure(value);
+    } else if (remote === 1 && !kept) {
+      // Only one thread gets this value, so the buffers marked with transfer() can move.
+      transfer = [];
+      takeTransfer(value, transfer);
+    }
+    for (const subscriber of record.subscribers) {
+      if (subscriber.channel === null) {
+        subscriber.settle(ok, value);
+      } else {
+        subscriber.channel.active.delete(subscriber.id);
+        subscriber.channel.send(subscriber.id, ok, payload, transfer);
+      }
+    }
+    record.subscribers.length = 0;
+    for (const entry of record.entries) {
+      entry.record = undefined;
+      entry.outcome = keepable(ok, value, payload);
+    }
+    record.entries.clear();
+  }
+
+  /**
+   * One subscriber gave up on `record` (`cancel()` or a `waitFor` timeout). The call is
+   * cancelled: its signal aborts, and every other holder gets a `CancelledError`.
+   */
+  cancel(
+    record: CallRecord,
+    holder: Channel | ((ok: boolean, value: unknown) => void),
+    id: number,
+    timeout: boolean,
+  ): void {
+    const index = record.subscribers.findIndex((s) =>
+      s.channel === null ? s.settle === holder : s.channel === holder && s.id === id,
+    );
+    if (index >= 0) record.subscribers.splice(index, 1);
+    if (record.settled) return;
+    const reason = timeout
+      ? new TimeoutError('The caller stopped waiting: its waitFor() timeout ran out')
+      : new CancelledError('The result was cancelled with cancel() before it was known');
+    record.context.abort(reason);
+    // A timeout leaves no other holder (waitFor calls have no handle); a cancel() tells
+    // every other holder that the call is cancelled.
+    if (timeout) record.settled = true;
+    else this.#settle(record, false, reason);
+  }
+
+  store(stashId: string, entry: StashEntry): void {
+    this.#stash.set(stashId, entry);
+  }
+
+  take(stashId: string): StashEntry | undefined {
+    const entry = this.#stash.get(stashId);
+    if (entry !== undefined) this.#stash.delete(stashId);
+    return entry;
+  }
+
+  /** A thread other than the stashing one took `entry`: the stasher drops its own reference. */
+  released(entry: StashEntry, stashId: string): void {
+    entry.record?.entries.delete(entry);
+    if (entry.origin === null) this.#onLocalRelease?.(stashId);
+    else entry.origin.answer({ k: Kind.Unstash, stashId });
+  }
+
+  #onLocalRelease: ((stashId: string) => void) | undefined;
+
+  /** Tells this thread's result store when a result it stashed was retrieved elsewhere. */
+  onLocalRelease(callback: (stashId: string) => void): void {
+    this.#onLocalRelease = callback;
+  }
+
+  /** Stashes a result of this thread: a pending record, or an outcome. */
+  stashLocal(stashId: string, handle: unknown, record: CallRecord | undefined, outcome: Outcome | undefined): void {
+    const entry: StashEntry = { record, outcome, origin: null, handle };
+    record?.entries.add(entry);
+    this.store(stashId, entry);
+  }
+
+  /**
+   * Retrieves a stash entry for this thread: its own handle, or a pending record to
+   * subscribe to, or an outcome.
+   */
+  retrieveLocal(
+    stashId: string,
+  ):
+    | { readonly kind: 'unknown' }
+    | { readonly kind: 'own'; readonly handle: unknown }
+    | { readonly kind: 'outcome'; readonly ok: boolean; readonly value: unknown }
+    | { readonly kind: 'pending'; readonly record: CallRecord } {
+    const entry = this.take(stashId);
+    if (entry === undefined) return { kind: 'unknown' };
+    if (entry.origin === null) {
+      entry.record?.entries.delete(entry);
+      return { kind: 'own', handle: entry.handle };
+    }
+    this.released(entry, stashId);
+    if (entry.outcome !== undefined) {
+      return entry.outcome.ok
+        ? { kind: 'outcome', ok: true, value: entry.outcome.value }
+        : { kind: 'outcome', ok: false, value: decodeThrown(entry.outcome.error) };
+    }
+    return { kind: 'pending', record: entry.record as CallRecord };
+  }
+
+  /** Adds a local handle to a pending record. */
+  subscribeLocal(record: CallRecord, settle: (ok: boolean, value: unknown) => void): void {
+    record.subscribers.push({ channel: null, settle });
+  }
+}
+
+/** An outcome as the stash keeps it: values as they are, failures taken apart. */
+function keepable(ok: boolean, value: unknown, payload: unknown): Outcome {
+  if (ok) return { ok: true, value };
+  return { ok: false, error: payload === value ? encodeFailure(value) : (payload as WireValue) };
+}
+
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function unknownFunction(message: CallMessage, mismatch: boolean): CrochetError {
+  const attempt = imported.get(message.module);
+  const loadError = attempt !== undefined && attempt !== true ? attempt.error : undefined;
+  const where = `wrapper #${message.index + 1} created by ${message.module}`;
+  let why: string;
+  if (loadError !== undefined) {
+    why = `that module failed to load in the reactor thread (see cause)`;
+  } else if (!isImportable(message.module)) {
+    why = 'it was created by code that has no module file (eval, a REPL, or a string), which the reactor cannot import';
+  } else if (mismatch) {
+    why = 'the wrapper in that position in the reactor wraps a different function';
+  } else {
+    why = 'importing that module in the reactor thread did not create it';
+  }
+  return new CrochetError(
+    'ERR_CROCHET_UNKNOWN_FUNCTION',
+    `The reactor cannot find the function of ${where}: ${why}. The reactor finds a wrapped function by importing the module that created the wrapper and taking the wrapper created in the same order there, so create wrappers with waitFor()/runInReactor() unconditionally at the top level of a module file that is safe to import again, never inside a function at run time`,
+    loadError === undefined ? undefined : { cause: loadError },
+  );
+}
+
+/** Decodes an outcome kept as data. */
+export function decodeOutcome(outcome: Outcome): { ok: boolean; value: unknown } {
+  return outcome.ok ? { ok: true, value: outcome.value } : { ok: false, value: decodeThrown(outcome.error) };
+}
+
+export type { AnswerMessage };
