@@ -184,7 +184,7 @@ export function settlerOf(result: EventualResult<unknown>): Settle {
 /** Creates a result that has its outcome already. */
 export function settledResult<T>(ok: boolean, value: unknown): EventualResult<T> {
   const result = pendingResult<T>();
-  settleResult(result as EventualResult<unknown>, ok, value);
+  settleResult(result, ok, value);
   return result;
 }
 
@@ -213,18 +213,18 @@ export function retrieveResult<T = unknown>(id: string): EventualResult<T> {
         return settledResult(found.ok, found.value);
       case 'pending': {
         const result = pendingResult<T>();
-        const settle = settlerOf(result as EventualResult<unknown>);
+        const settle = settlerOf(result);
         engine.subscribeLocal(found.record, settle);
-        feed(result as EventualResult<unknown>, { record: found.record, settle });
+        feed(result, { record: found.record, settle });
         return result;
       }
     }
   }
   const connection = requireConnection('retrieveResult()');
   const result = pendingResult<T>();
-  const taken = connection.retrieve(id, settlerOf(result as EventualResult<unknown>));
+  const taken = connection.retrieve(id, settlerOf(result));
   if (taken === undefined) throw unknownResult(id);
   if ('own' in taken) return taken.own as EventualResult<T>;
-  feed(result as EventualResult<unknown>, { connection, id: taken.id });
+  feed(result, { connection, id: taken.id });
   return result;
 }

@@ -137,7 +137,7 @@ export function requireConnection(callee: string): Connection {
 /** Tells threads created from now on where the reactor is. */
 function announce(control: Int32Array): void {
   const hint: ReactorHint = { control };
-  setEnvironmentData(ENVIRONMENT_KEY, hint as unknown as Parameters<typeof setEnvironmentData>[1]);
+  setEnvironmentData(ENVIRONMENT_KEY, hint);
 }
 
 /**

@@ -159,9 +159,9 @@ function runHere<T>(fn: (...args: unknown[]) => unknown, args: readonly unknown[
   const engine = currentEngine();
   if (engine === undefined) throw new Error('crochet: the reactor thread has no engine');
   const result = pendingResult<T>();
-  const settle = settlerOf(result as EventualResult<unknown>);
+  const settle = settlerOf(result);
   const record = engine.runLocal(fn, args, settle);
-  feed(result as EventualResult<unknown>, { record, settle });
+  feed(result, { record, settle });
   return result;
 }
 
