@@ -1,6 +1,7 @@
 /** Helpers shared by the tests. */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 export interface Exit {
   readonly code: number | null;
@@ -83,4 +84,46 @@ export function gate(): Int32Array {
 export function awaitGate(g: Int32Array, limit = 10_000): number {
   Atomics.wait(g, 0, 0, limit);
   return Atomics.load(g, 0);
+}
+
+/** Drives a `fixtures/thread-worker.js` worker: each command is answered in order. */
+export class Driven {
+  readonly worker: Worker;
+  #nextId = 1;
+  readonly #waiting = new Map<number, (reply: DrivenReply) => void>();
+
+  constructor(options: { readonly setupFirst?: boolean } = {}) {
+    this.worker = new Worker(fixture('thread-worker.js'), { workerData: options });
+    this.worker.on('message', (reply: DrivenReply) => {
+      this.#waiting.get(reply.id)?.(reply);
+      this.#waiting.delete(reply.id);
+    });
+  }
+
+  /** Runs a command; resolves with its value, rejects with its error description. */
+  async ask(cmd: string, ...args: unknown[]): Promise<unknown> {
+    const reply = await this.tryAsk(cmd, ...args);
+    if (!reply.ok) throw Object.assign(new Error(reply.error?.message), reply.error);
+    return reply.value;
+  }
+
+  /** Runs a command; resolves with its whole reply. */
+  tryAsk(cmd: string, ...args: unknown[]): Promise<DrivenReply> {
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      this.#waiting.set(id, resolve);
+      this.worker.postMessage({ id, cmd, args });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+export interface DrivenReply {
+  readonly id: number;
+  readonly ok: boolean;
+  readonly value?: unknown;
+  readonly error?: { readonly name: string; readonly code?: unknown; readonly message: string; readonly cause?: string };
 }
