@@ -125,5 +125,10 @@ export interface DrivenReply {
   readonly id: number;
   readonly ok: boolean;
   readonly value?: unknown;
-  readonly error?: { readonly name: string; readonly code?: unknown; readonly message: string; readonly cause?: string };
+  readonly error?: {
+    readonly name: string;
+    readonly code?: unknown;
+    readonly message: string;
+    readonly cause?: string;
+  };
 }

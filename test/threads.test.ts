@@ -144,7 +144,7 @@ describe('any thread can call: setup() mode', () => {
     // And from the main thread, on a result a worker started.
     const again = gate();
     const started = await a.ask('startHang', again);
-    const mine = retrieveResult(await a.ask('stash', started) as string);
+    const mine = retrieveResult((await a.ask('stash', started)) as string);
     mine.cancel();
     await opened(again);
     assert.equal((await a.tryAsk('wait', started, 10_000)).error?.name, 'CancelledError');
@@ -178,7 +178,10 @@ describe('any thread can call: setup() mode', () => {
     let right = 0;
     for (let i = 0; i < calls; i++) if (shared.increment(-i) === 1 - i) right++;
     assert.equal(right, calls);
-    assert.deepEqual(await Promise.all(loops), workers.map(() => calls));
+    assert.deepEqual(
+      await Promise.all(loops),
+      workers.map(() => calls),
+    );
   });
 
   it('stays healthy when a caller thread is terminated while blocked', async () => {
