@@ -184,6 +184,11 @@ describe('any thread can call: setup() mode', () => {
     );
   });
 
+  it('detaches a buffer a worker sends with transfer(), even where it must be copied', async () => {
+    const worker = driven();
+    assert.deepEqual(await worker.ask('transferOut', 4096), { seen: 4096, left: 0 });
+  });
+
   it('stays healthy when a caller thread is terminated while blocked', async () => {
     const doomed = driven();
     const blocking = gate();
