@@ -14,9 +14,13 @@ import { dataCloneError, decodeThrown, encodeThrown } from './codec.js';
 import { takeTransfer } from './context.js';
 import type { Endpoint } from './endpoint.js';
 import { CrochetError, ReactorStoppedError, TimeoutError } from './errors.js';
+import { channels, trace } from './diagnostics.js';
 import {
+  CTL_SHUT_DOWN,
   CTL_STATE,
+  CTL_WORK,
   Kind,
+  LEVELS,
   SIG_COUNTER,
   State,
   markStopped,
@@ -28,6 +32,7 @@ import {
   type RequestMessage,
 } from './protocol.js';
 import type { WrapperId } from './registry.js';
+import { deliver } from './report.js';
 
 /** The longest a caller parks before it checks the reactor's state again. */
 const SLICE_MS = 250;
@@ -38,6 +43,8 @@ const SLICE_MS = 250;
 const BOOT_LIMIT_MS = 60_000;
 /** How long `stash()` and `retrieveResult()` wait for the reactor to answer. */
 export const REQUEST_LIMIT_MS = 10_000;
+/** How much longer than its hooks' time a shutdown may take before it is forced. */
+const SHUTDOWN_GRACE_MS = 1000;
 
 /** Whoever waits for a call's outcome. */
 export type Receiver = (ok: boolean, value: unknown) => void;
@@ -191,6 +198,48 @@ export class Connection {
     if (this.#control !== undefined) markStopped(this.#control, encodeThrown(cause), [this.#sig]);
   }
 
+  /**
+   * Asks the reactor to shut down, giving its hooks `timeout` ms, and blocks until it
+   * has stopped (a little longer than `timeout` at most). Returns whether it stopped by
+   * itself in time.
+   */
+  shutdown(timeout: number): boolean {
+    if (this.#checkStopped()) return true;
+    try {
+      this.#post({ k: Kind.Shutdown, timeout });
+    } catch {
+      return false;
+    }
+    return this.block(() => this.#isStopped, timeout + SHUTDOWN_GRACE_MS);
+  }
+
+  /** Marks the reactor stopped by a shutdown from this side, when it did not stop in time. */
+  forceStopped(cause: unknown): void {
+    if (this.#control !== undefined) markStopped(this.#control, encodeThrown(cause), [this.#sig], false, true);
+    this.#checkStopped();
+  }
+
+  /** Whether the reactor stopped because it was shut down (not because it died). */
+  get stoppedByShutdown(): boolean {
+    return this.#checkStopped() && this.#control !== undefined && Atomics.load(this.#control, CTL_SHUT_DOWN) === 1;
+  }
+
+  /** How much a shutdown would have to do in the reactor (hooks + stashed results). */
+  get shutdownWork(): number {
+    return this.#control === undefined ? 0 : Atomics.load(this.#control, CTL_WORK);
+  }
+
+  /** Takes in everything that has arrived: replies, and records to write out. */
+  drainAll(): void {
+    this.#drain();
+  }
+
+  /** Sends an error report to the reactor, for the thread that called setup(). */
+  report(text: string): void {
+    if (this.#isStopped) throw this.stoppedError();
+    this.#post({ k: Kind.Report, text });
+  }
+
   /** Tells the reactor this thread is going away. */
   goodbye(): void {
     if (this.#isStopped) return;
@@ -256,6 +305,9 @@ export class Connection {
       case Kind.Welcome:
         this.#control ??= message.control;
         return;
+      case Kind.Log:
+        deliver(LEVELS[message.level] ?? 'info', message.fd, message.text);
+        return;
       case Kind.Ready: {
         const outbox = this.#outbox ?? [];
         this.#outbox = undefined;
@@ -281,11 +333,19 @@ export class Connection {
     this.#isStopped = true;
     const cause = readCause(control);
     this.#stopped = cause === undefined ? undefined : decodeThrown(cause);
+    const shutDown = Atomics.load(control, CTL_SHUT_DOWN) === 1;
+    trace('the reactor stopped%s: %s', shutDown ? ' (shut down)' : '', this.#stopped);
+    if (channels.reactorStop.hasSubscribers) channels.reactorStop.publish({ cause: this.#stopped, shutDown });
     // Replies that made it before the stop still count.
     this.#drain();
     const receivers = [...this.#pending.values()];
     this.#pending.clear();
-    for (const receiver of receivers) receiver(false, this.stoppedError());
+    for (const receiver of receivers) {
+      const error = this.stoppedError();
+      // Results failed by an orderly shutdown are not failures anyone must look at.
+      if (shutDown) expectedFailures.add(error);
+      receiver(false, error);
+    }
     return true;
   }
 }
@@ -302,6 +362,9 @@ function describeArgument(args: readonly unknown[], name: string): string {
   }
   return `The arguments of ${callee}`;
 }
+
+/** Failures that need no report when nobody retrieves them (from an orderly shutdown). */
+export const expectedFailures = new WeakSet<object>();
 
 /** The error `retrieveResult()` throws for an id nobody stashed (or that was taken). */
 export function unknownResult(id: string): CrochetError {

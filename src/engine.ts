@@ -15,15 +15,21 @@
  * import is done, so a `cancel()` sent right after a call still finds the call.
  */
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, decodeThrown, encodeFailure, encodeThrown, type WireValue } from './codec.js';
 import { CallContext, runAsCall, takeTransfer } from './context.js';
 import { broadcastEndpoint, channelNames, type Endpoint } from './endpoint.js';
 import { CancelledError, CrochetError, TimeoutError } from './errors.js';
+import { trace } from './diagnostics.js';
 import {
+  CTL_WORK,
   Kind,
+  LEVELS,
   SIG_COUNTER,
+  markStopped,
   type AnswerMessage,
+  type Level,
   type CallMessage,
   type Outcome,
   type ReplyMessage,
@@ -32,6 +38,7 @@ import {
   type StashMessage,
 } from './protocol.js';
 import { isImportable, lookupWrapper } from './registry.js';
+import { deliver, reportError, writeStderr } from './report.js';
 
 /** Who holds a handle on a call: a remote thread (channel + reply id) or a local function. */
 type Subscriber =
@@ -138,6 +145,12 @@ export class Channel {
       case Kind.Goodbye:
         this.close();
         break;
+      case Kind.Shutdown:
+        void this.#engine.shutdown(message.timeout);
+        break;
+      case Kind.Report:
+        this.#engine.emit('error', 2, message.text);
+        break;
     }
   }
 
@@ -228,6 +241,10 @@ export class Channel {
     else this.send(id, false, outcome.error);
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -237,8 +254,100 @@ export class Channel {
 }
 
 export class Engine {
+  readonly #control: Int32Array;
   readonly #channels = new Set<Channel>();
   readonly #stash = new Map<string, StashEntry>();
+  readonly #hooks: (() => unknown)[] = [];
+  #logTo: Channel | undefined;
+  #shutdown: Promise<void> | undefined;
+  #onStopped: (() => void) | undefined;
+
+  /** `onStopped` runs once a shutdown has finished. */
+  constructor(control: Int32Array, onStopped?: () => void) {
+    this.#control = control;
+    this.#onStopped = onStopped;
+  }
+
+  /** Sends records of reactor code to `channel` (the thread that called setup()). */
+  logTo(channel: Channel): void {
+    this.#logTo = channel;
+  }
+
+  /** Passes one write of reactor code on to the thread that called setup(). */
+  emit(level: Level, fd: 1 | 2, text: string): void {
+    const channel = this.#logTo;
+    if (channel === undefined || channel.closed) {
+      // No other thread to send it to: this thread is the application's (noSetup()).
+      if (channel === undefined) deliver(level, fd, text);
+      else writeStderr(text);
+      return;
+    }
+    try {
+      channel.answer({ k: Kind.Log, level: LEVELS.indexOf(level), fd, text });
+    } catch {
+      writeStderr(text);
+    }
+  }
+
+  /** Registers a shutdown hook. */
+  addHook(hook: () => unknown): void {
+    this.#hooks.push(hook);
+    this.#countWork();
+  }
+
+  #countWork(): void {
+    Atomics.store(this.#control, CTL_WORK, this.#hooks.length + this.#stash.size);
+  }
+
+  /**
+   * Stops the reactor in order: runs the shutdown hooks (last registered first, all
+   * within `timeout` ms), reports stashed failures nobody retrieved, then marks the
+   * reactor stopped, which fails every pending call with `ReactorStoppedError`.
+   */
+  shutdown(timeout: number): Promise<void> {
+    this.#shutdown ??= this.#stop(timeout);
+    return this.#shutdown;
+  }
+
+  async #stop(timeout: number): Promise<void> {
+    trace('shutting down: %d hook(s), %d ms at most', this.#hooks.length, timeout);
+    const hooks = this.#hooks.splice(0).reverse();
+    const deadline = performance.now() + timeout;
+    for (let i = 0; i < hooks.length; i++) {
+      // Each hook may use its share of the time left, so a stuck one cannot starve the rest.
+      const budget = Math.max(0, (deadline - performance.now()) / (hooks.length - i));
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        Promise.resolve()
+          .then(hooks[i])
+          .then(
+            () => 'done' as const,
+            (error: unknown) => ({ error }),
+          ),
+        new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => {
+            resolve('late');
+          }, budget);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (outcome === 'late') {
+        reportError(`an onShutdown hook did not finish within its ${Math.round(budget)} ms; shutting down without it`);
+      } else if (outcome !== 'done') {
+        reportError('an onShutdown hook failed', outcome.error);
+      }
+    }
+    for (const entry of this.#stash.values()) {
+      if (entry.outcome !== undefined && !entry.outcome.ok) {
+        reportError('a stashed result failed and was never retrieved', decodeThrown(entry.outcome.error));
+      }
+    }
+    this.#stash.clear();
+    this.#countWork();
+    markStopped(this.#control, encodeThrown(new Error('The reactor was shut down')), this.sigs(), false, true);
+    trace('shut down');
+    this.#onStopped?.();
+  }
 
   /** Serves a new channel. `keepAlive`: whether it keeps this thread's loop alive. */
   addChannel(endpoint: Endpoint, sig: Int32Array, keepAlive: boolean): Channel {
@@ -356,11 +465,15 @@ export class Engine {
 
   store(stashId: string, entry: StashEntry): void {
     this.#stash.set(stashId, entry);
+    this.#countWork();
   }
 
   take(stashId: string): StashEntry | undefined {
     const entry = this.#stash.get(stashId);
-    if (entry !== undefined) this.#stash.delete(stashId);
+    if (entry !== undefined) {
+      this.#stash.delete(stashId);
+      this.#countWork();
+    }
     return entry;
   }
 

@@ -7,11 +7,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { encodeFailure } from './codec.js';
-import { unknownResult, type Connection } from './connection.js';
+import { expectedFailures, unknownResult, type Connection } from './connection.js';
+import { channels } from './diagnostics.js';
 import type { CallRecord } from './engine.js';
 import { CancelledError, CrochetError, TimeoutError } from './errors.js';
 import { requireConnection } from './lifecycle.js';
 import { checkTimeout, describe } from './options.js';
+import { reportError } from './report.js';
 import type { Outcome } from './protocol.js';
 import { currentEngine, isReactorThread } from './thread.js';
 
@@ -28,6 +30,18 @@ export type Source =
   | undefined;
 
 const constructing = Symbol('EventualResult');
+
+/**
+ * Failed results nobody looked at: when one is garbage-collected, its failure is
+ * reported (once). The held value is the error itself, which does not keep the result
+ * alive.
+ */
+const unretrieved = new FinalizationRegistry<unknown>((error) => {
+  reportError(
+    'a failed EventualResult was garbage-collected, and nobody retrieved its failure with wait() or originalFailure()',
+    error,
+  );
+});
 
 let settleResult: (result: EventualResult<unknown>, ok: boolean, value: unknown) => void;
 let setSource: (result: EventualResult<unknown>, source: Source) => void;
@@ -90,7 +104,10 @@ export class EventualResult<T> {
         throw error;
       }
     }
-    if (this.#state === FAILED) throw this.#value;
+    if (this.#state === FAILED) {
+      unretrieved.unregister(this);
+      throw this.#value;
+    }
     return this.#value as T;
   }
 
@@ -108,6 +125,9 @@ export class EventualResult<T> {
     const source = this.#source;
     this.#settle(false, error);
     if (source === undefined) return;
+    if (channels.callCancel.hasSubscribers) {
+      channels.callCancel.publish({ id: 'connection' in source ? source.id : undefined });
+    }
     if ('connection' in source) source.connection.cancel(source.id, false);
     else currentEngine()?.cancel(source.record, source.settle, 0, false);
   }
@@ -147,7 +167,9 @@ export class EventualResult<T> {
    * or `undefined` if there is no outcome yet or it was a success. Never blocks.
    */
   originalFailure(): unknown {
-    return this.#state === FAILED ? this.#value : undefined;
+    if (this.#state !== FAILED) return undefined;
+    unretrieved.unregister(this);
+    return this.#value;
   }
 
   /** The outcome as data, for the stash. */
@@ -161,6 +183,14 @@ export class EventualResult<T> {
     this.#state = ok ? SUCCEEDED : FAILED;
     this.#value = value;
     this.#source = undefined;
+    // Cancellations and an orderly shutdown's stops need nobody's attention.
+    if (
+      !ok &&
+      !(value instanceof CancelledError) &&
+      !(typeof value === 'object' && value !== null && expectedFailures.has(value))
+    ) {
+      unretrieved.register(this, value, this);
+    }
   }
 }
 

@@ -19,13 +19,15 @@ import {
   setEnvironmentData,
 } from 'node:worker_threads';
 import { Connection } from './connection.js';
+import { channels, trace } from './diagnostics.js';
 import { broadcastEndpoint, channelNames, portEndpoint } from './endpoint.js';
 import { Engine } from './engine.js';
 import { CrochetError } from './errors.js';
-import { checkOptions } from './options.js';
+import { checkFunction, checkOptions, checkTimeout } from './options.js';
 import {
   CTL_BYTES,
   CTL_STATE,
+  CTL_WORK,
   DIRECTORY,
   ENVIRONMENT_KEY,
   Kind,
@@ -36,16 +38,46 @@ import {
   type ReactorHint,
   type SupervisorData,
 } from './protocol.js';
-import { becomeReactor, currentRole, setEngine } from './thread.js';
+import { becomeSink, checkLogger, setForwarder, type Logger } from './report.js';
+import { becomeReactor, currentEngine, currentRole, setEngine } from './thread.js';
 
-/** Options of {@link setup}. None yet; unknown keys are rejected so typos show. */
-export type SetupOptions = Readonly<Record<string, never>>;
+/** Options of {@link setup}. Unknown keys are rejected, so typos show. */
+export interface SetupOptions {
+  /**
+   * Where the reactor's output goes. By default, what reactor code writes (`console.*`,
+   * `process.stdout.write`, `process.stderr.write`, warnings) is written to this
+   * process's stdout and stderr exactly as it would have been in this thread. With a
+   * logger (console, pino, winston, or any object with `debug`, `info`, `warn` and
+   * `error` methods), each write becomes one call of the method of its level, with the
+   * text as `console` formats it, minus the trailing newline: `console.debug` and
+   * `console.trace` → debug; `console.log`, `console.info` and stdout writes → info;
+   * `console.warn` and warnings → warn; `console.error`, stderr writes and errors
+   * outside any call → error. Records are delivered in this thread, so a slow logger
+   * never holds the reactor up, and one that throws breaks nothing.
+   * @default undefined
+   */
+  readonly logger?: Logger;
+}
+
+/** Options of {@link shutdown}. */
+export interface ShutdownOptions {
+  /**
+   * How long the `onShutdown` hooks may take, in all, in milliseconds.
+   * @default 5000
+   */
+  readonly timeout?: number;
+}
+
+/** How long shutdown hooks may take in all, unless told otherwise. */
+const SHUTDOWN_TIMEOUT_MS = 5000;
 
 /** How long a thread with no hint asks the directory before concluding there is no reactor. */
 const DISCOVERY_MS = 500;
 
 let connection: Connection | undefined;
 let mode: 'none' | 'setup' | 'noSetup' = 'none';
+/** The supervisor thread, when this thread started the reactor. */
+let supervisor: Worker | undefined;
 
 /**
  * Starts the reactor: an event loop in a thread crochet manages, where wrapped
@@ -67,8 +99,15 @@ let mode: 'none' | 'setup' | 'noSetup' = 'none';
  * ```
  */
 export function setup(options?: SetupOptions): void {
-  checkOptions(options, 'options', [], false);
-  if (mode !== 'none' || currentRole() === 'reactor' || connection !== undefined) return;
+  const checked = checkOptions(options, 'options', ['logger'], false);
+  const logger = checked['logger'] === undefined ? undefined : checkLogger(checked['logger']);
+  if (currentRole() === 'reactor') return;
+  // After shutdown(), setup() starts a fresh reactor.
+  if (connection?.stoppedByShutdown === true) {
+    connection = undefined;
+    mode = 'none';
+  }
+  if (mode !== 'none' || connection !== undefined) return;
   if (!isMainThread) {
     connection = discover();
     if (connection !== undefined) {
@@ -76,7 +115,7 @@ export function setup(options?: SetupOptions): void {
       return;
     }
   }
-  connection = start();
+  connection = start(logger);
   mode = 'setup';
 }
 
@@ -100,11 +139,22 @@ export function noSetup(): void {
   }
   mode = 'noSetup';
   becomeReactor();
-  const engine = new Engine();
-  setEngine(engine);
+  becomeSink(undefined);
   const control = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
   Atomics.store(control, CTL_STATE, State.Running);
+  const engine = new Engine(control);
+  setEngine(engine);
   announce(control);
+  // The process is ending: the loop has drained (hooks may still run asynchronously), or
+  // it is exiting (only their synchronous parts can run).
+  process.on('beforeExit', () => {
+    if (Atomics.load(control, CTL_WORK) > 0) void engine.shutdown(SHUTDOWN_TIMEOUT_MS);
+  });
+  process.once('exit', () => {
+    void engine.shutdown(0);
+  });
+  trace('noSetup(): the main thread is the reactor');
+  if (channels.reactorStart.hasSubscribers) channels.reactorStart.publish({ mode: 'noSetup' });
   // This thread is its own directory: its loop is never blocked.
   const directory = new BroadcastChannel(DIRECTORY);
   directory.onmessage = (event) => {
@@ -123,6 +173,8 @@ export function noSetup(): void {
  * @throws {ReactorStoppedError} if the reactor has stopped.
  */
 export function requireConnection(callee: string): Connection {
+  // A reactor that was shut down may have been replaced by a fresh one.
+  if (connection?.stoppedByShutdown === true && mode !== 'setup') connection = undefined;
   connection ??= isMainThread ? undefined : discover();
   if (connection === undefined) {
     throw new CrochetError(
@@ -145,7 +197,10 @@ function announce(control: Int32Array): void {
  * to it. Returns undefined if there is none.
  */
 function discover(): Connection | undefined {
-  const hint = getEnvironmentData(ENVIRONMENT_KEY) as ReactorHint | undefined;
+  const inherited = getEnvironmentData(ENVIRONMENT_KEY) as ReactorHint | undefined;
+  // A hint about a reactor that has stopped since is no use: ask the directory.
+  const hint =
+    inherited !== undefined && Atomics.load(inherited.control, CTL_STATE) !== State.Stopped ? inherited : undefined;
   const sig = new Int32Array(new SharedArrayBuffer(SIG_BYTES));
   const name = `crochet:${randomUUID()}`;
   const names = channelNames(name);
@@ -163,10 +218,14 @@ function discover(): Connection | undefined {
   process.once('exit', () => {
     found.goodbye();
   });
+  setForwarder((text) => {
+    found.report(text);
+  });
   return found;
 }
 
-function start(): Connection {
+function start(logger: Logger | undefined): Connection {
+  becomeSink(logger);
   const control = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
   const sig = new Int32Array(new SharedArrayBuffer(SIG_BYTES));
   const { port1, port2 } = new MessageChannel();
@@ -178,18 +237,95 @@ function start(): Connection {
   };
   // The supervisor owns the reactor thread, so that a thread whose loop is always free
   // sees the reactor die (even of out-of-memory) and can wake blocked callers.
-  const supervisor = new Worker(new URL('./supervisor.js', import.meta.url), {
+  const watcher = new Worker(new URL('./supervisor.js', import.meta.url), {
     workerData,
     transferList: [port2],
   });
   const result = new Connection(control, sig, portEndpoint(port1), true);
-  supervisor.on('error', (error: unknown) => {
+  watcher.on('error', (error: unknown) => {
     result.stopFromOutside(new Error('The reactor supervisor thread failed', { cause: error }));
   });
-  supervisor.on('exit', (code: number) => {
+  watcher.on('exit', (code: number) => {
     result.stopFromOutside(new Error(`The reactor supervisor thread exited with code ${code}`));
   });
-  supervisor.unref();
+  watcher.unref();
+  supervisor = watcher;
+  // When the process ends (its loop drained, or process.exit()), the reactor shuts down
+  // in order if it has hooks or stashed results, and whatever it wrote is written out.
+  process.once('exit', () => {
+    if (connection === result && result.shutdownWork > 0) stopReactor(result, SHUTDOWN_TIMEOUT_MS);
+    result.drainAll();
+  });
   announce(control);
+  trace('setup(): reactor starting');
+  if (channels.reactorStart.hasSubscribers) channels.reactorStart.publish({ mode: 'setup' });
   return result;
+}
+
+/** Shuts the reactor behind `target` down, forcing the stop if it does not stop in time. */
+function stopReactor(target: Connection, timeout: number): void {
+  if (!target.shutdown(timeout)) {
+    target.forceStopped(new Error(`The reactor did not shut down within ${timeout} ms; it was stopped`));
+    if (target === connection) void supervisor?.terminate();
+  }
+  target.drainAll();
+}
+
+/**
+ * Stops the reactor in order, from any thread: runs its `onShutdown` hooks (last
+ * registered first; each bounded, a failing one reported and the rest still run; all
+ * within `timeout`), reports stashed failures nobody retrieved, then stops it. Every
+ * pending or blocked call then fails with `ReactorStoppedError`. Afterwards `setup()`
+ * starts a fresh reactor (handy in tests and hot reloads).
+ *
+ * From a caller thread it blocks until the reactor has stopped (a second longer than
+ * `timeout` at most). In the reactor thread (and on the `noSetup()` main thread) it
+ * starts the shutdown and returns at once. Without a reactor it does nothing.
+ *
+ * The process does the same by itself when it ends, so most programs never call it.
+ *
+ * @throws {TypeError|RangeError} if `options.timeout` is not a number >= 0.
+ */
+export function shutdown(options?: ShutdownOptions): void {
+  const checked = checkOptions(options, 'options', ['timeout'], false);
+  const timeout =
+    checked['timeout'] === undefined ? SHUTDOWN_TIMEOUT_MS : checkTimeout(checked['timeout'], 'options.timeout');
+  const engine = currentEngine();
+  if (engine !== undefined) {
+    void engine.shutdown(timeout);
+    return;
+  }
+  if (connection === undefined && !isMainThread) connection = discover();
+  if (connection === undefined) return;
+  stopReactor(connection, timeout);
+}
+
+/**
+ * Registers a hook to run when the reactor stops: at {@link shutdown}, or when the
+ * process ends (its loop drains, or `process.exit()`). Call it in reactor code (a
+ * wrapped function, or module code under `isReactorThread()`), to close what the
+ * reactor opened: servers, connections, files. Hooks run last registered first, may be
+ * async, and are each bounded in time; one that fails is reported and the rest still
+ * run. On the `noSetup()` main thread, only the synchronous part of a hook runs when
+ * the process ends by `process.exit()`.
+ *
+ * @throws {CrochetError} `ERR_CROCHET_REACTOR_THREAD` if called outside the reactor thread.
+ * @example
+ * ```ts
+ * export const listen = waitFor({ timeout: 5000 })(async (port: number) => {
+ *   const server = createServer(handler).listen(port, '127.0.0.1');
+ *   onShutdown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+ * });
+ * ```
+ */
+export function onShutdown(hook: () => void | Promise<void>): void {
+  checkFunction(hook, 'hook');
+  const engine = currentEngine();
+  if (engine === undefined) {
+    throw new CrochetError(
+      'ERR_CROCHET_REACTOR_THREAD',
+      'onShutdown() registers a hook in the reactor thread, and was called in another thread; call it from code that runs in the reactor (a wrapped function, or module code under isReactorThread())',
+    );
+  }
+  engine.addHook(hook);
 }

@@ -35,6 +35,14 @@ export const SIG_BYTES = 4;
 export const CTL_STATE = 0;
 /** Index of the byte length of the serialized stop cause. */
 export const CTL_CAUSE_LENGTH = 1;
+/**
+ * Index of the amount of work a shutdown has to do in the reactor: registered
+ * `onShutdown` hooks plus stashed results. While it is 0, an exiting process need not
+ * wait for the reactor.
+ */
+export const CTL_WORK = 2;
+/** Index of a flag: 1 once the reactor stopped because it was shut down (not by dying). */
+export const CTL_SHUT_DOWN = 3;
 /** Byte offset of the serialized stop cause. */
 const CTL_CAUSE_OFFSET = 16;
 /** Room for the stop cause; a larger cause is cut down to its message. */
@@ -59,13 +67,14 @@ export const State = {
 /**
  * Marks the reactor stopped with `cause` and wakes every channel. Only the first
  * caller writes its cause; later ones change nothing. `force` lets the supervisor
- * finish a stop whose writer died half-way.
+ * finish a stop whose writer died half-way; `shutDown` says it was an orderly stop.
  */
 export function markStopped(
   control: Int32Array,
   cause: WireValue,
   channels: Iterable<Int32Array>,
   force = false,
+  shutDown = false,
 ): void {
   for (;;) {
     const state = Atomics.load(control, CTL_STATE);
@@ -74,6 +83,7 @@ export function markStopped(
     if (Atomics.compareExchange(control, CTL_STATE, state, State.Stopping) === state) break;
   }
   writeCause(control, cause);
+  if (shutDown) Atomics.store(control, CTL_SHUT_DOWN, 1);
   Atomics.store(control, CTL_STATE, State.Stopped);
   Atomics.notify(control, CTL_STATE);
   for (const sig of channels) {
@@ -134,7 +144,17 @@ export const Kind = {
   Welcome: 10,
   /** caller → reactor: this thread is ending; close its channel. */
   Goodbye: 11,
+  /** reactor → the thread that called setup(): something reactor code wrote. */
+  Log: 12,
+  /** caller → reactor: run the shutdown hooks, then stop. */
+  Shutdown: 13,
+  /** caller → reactor: a report of the caller's, for the thread that called setup(). */
+  Report: 14,
 } as const;
+
+/** Levels of a {@link LogMessage}, as logger method names. */
+export const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type Level = (typeof LEVELS)[number];
 
 /** Caller → reactor: run wrapper number `index` of module `module` with `args`. */
 export interface CallMessage {
@@ -232,9 +252,33 @@ export interface WelcomeMessage {
   readonly control: Int32Array;
 }
 
-export type RequestMessage = CallMessage | CancelMessage | StashMessage | RetrieveMessage | GoodbyeMessage;
+/** Reactor → the thread that called setup(): one write of reactor code. */
+export interface LogMessage {
+  readonly k: typeof Kind.Log;
+  /** Index in {@link LEVELS}. */
+  readonly level: number;
+  /** 1: it went to stdout; 2: to stderr. */
+  readonly fd: 1 | 2;
+  /** Exactly what was written, trailing newline included. */
+  readonly text: string;
+}
+
+/** Caller → reactor: stop, giving the shutdown hooks at most `timeout` ms in all. */
+export interface ShutdownMessage {
+  readonly k: typeof Kind.Shutdown;
+  readonly timeout: number;
+}
+
+/** Caller → reactor: an error-level report to pass on to the thread that called setup(). */
+export interface ReportMessage {
+  readonly k: typeof Kind.Report;
+  readonly text: string;
+}
+
+export type RequestMessage =
+  CallMessage | CancelMessage | StashMessage | RetrieveMessage | GoodbyeMessage | ShutdownMessage | ReportMessage;
 export type ReplyMessage =
-  SuccessMessage | FailureMessage | AnswerMessage | UnstashMessage | ReadyMessage | WelcomeMessage;
+  LogMessage | SuccessMessage | FailureMessage | AnswerMessage | UnstashMessage | ReadyMessage | WelcomeMessage;
 
 /** Name of the process-wide broadcast channel on which threads look for the reactor. */
 export const DIRECTORY = 'crochet:directory:v1';

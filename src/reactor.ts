@@ -1,33 +1,25 @@
 /**
  * The reactor thread `setup()` starts: an engine on this thread's event loop, serving
  * the creating thread's port and the broadcast channels the supervisor opens for other
- * threads.
+ * threads. What reactor code writes goes to the creating thread.
  */
-import { writeSync } from 'node:fs';
-import { inspect } from 'node:util';
 import { parentPort } from 'node:worker_threads';
 import { encodeThrown } from './codec.js';
+import { trace } from './diagnostics.js';
 import { portEndpoint } from './endpoint.js';
 import { Engine } from './engine.js';
+import { captureOutput } from './output.js';
 import { CTL_STATE, State, markStopped, type OpenChannel, type ReactorData } from './protocol.js';
+import { reportError, setEmitter } from './report.js';
 import { becomeReactor, setEngine } from './thread.js';
 
-/** Writes a report of crochet's own to stderr at once, so it is never lost. */
-export function report(what: string, error: unknown): void {
-  try {
-    writeSync(2, `crochet: ${what}:\n${inspect(error)}\n`);
-  } catch {
-    // stderr is gone; nothing else can be done.
-  }
-}
-
 /** Reports errors of reactor code outside any call, and keeps the thread serving. */
-export function guardUncaught(): void {
+function guardUncaught(): void {
   process.on('uncaughtException', (error) => {
-    report('an error was thrown in the reactor outside any call', error);
+    reportError('an error was thrown in the reactor outside any call', error);
   });
   process.on('unhandledRejection', (reason) => {
-    report('a promise was rejected in the reactor and nothing handled it', reason);
+    reportError('a promise was rejected in the reactor and nothing handled it', reason);
   });
 }
 
@@ -35,23 +27,30 @@ export function guardUncaught(): void {
 export function startReactor(data: ReactorData): void {
   becomeReactor();
   const { control } = data;
-  const engine = new Engine();
+  const exit = process.exit.bind(process);
+  // After a shutdown the thread ends; whatever it wrote is on its way already.
+  const engine = new Engine(control, () => {
+    exit(0);
+  });
   setEngine(engine);
+  const emit = engine.emit.bind(engine);
+  setEmitter(emit);
+  captureOutput(emit);
   guardUncaught();
 
   // process.exit() in reactor code ends the reactor thread: say so to the callers, with
   // the stack of whoever called it.
-  const exit = process.exit.bind(process);
-  process.exit = (code?: number | string | null) => {
+  process.exit = ((code?: number | string | null) => {
     const error = new Error(`Reactor code called process.exit(${code === undefined ? '' : String(code)})`);
     Error.captureStackTrace(error, process.exit);
     markStopped(control, encodeThrown(error), engine.sigs());
     return exit(code);
-  };
+  }) as typeof process.exit;
 
-  engine.addChannel(portEndpoint(data.port), data.sig, true);
+  engine.logTo(engine.addChannel(portEndpoint(data.port), data.sig, true));
   parentPort?.on('message', (message: OpenChannel) => {
     engine.openBroadcast(message.name, message.sig, true);
   });
   Atomics.compareExchange(control, CTL_STATE, State.Supervised, State.Running);
+  trace('reactor running');
 }

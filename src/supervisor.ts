@@ -28,7 +28,9 @@ Atomics.compareExchange(control, CTL_STATE, State.Booting, State.Supervised);
 function stop(cause: unknown): void {
   // A reactor that died while writing its own cause leaves `Stopping`: finish for it.
   markStopped(control, encodeThrown(cause), sigs, Atomics.load(control, CTL_STATE) === State.Stopping);
-  // The directory stays open, so that threads asking later learn that the reactor stopped.
+  // Nothing is left to watch: this thread ends. Threads asking later learn from the
+  // control block (their hint) that the reactor stopped, or find no reactor.
+  directory.close();
 }
 
 const directory = new BroadcastChannel(DIRECTORY);

@@ -2,7 +2,9 @@
  * The two wrappers: `waitFor` (block for the outcome) and `runInReactor` (get an
  * `EventualResult` at once).
  */
+import { channels, trace } from './diagnostics.js';
 import { CrochetError, TimeoutError } from './errors.js';
+import { performance } from 'node:perf_hooks';
 import { feed, pendingResult, settledResult, settlerOf, type EventualResult } from './eventual.js';
 import { requireConnection } from './lifecycle.js';
 import { checkFunction, checkOptions, checkTimeout } from './options.js';
@@ -107,7 +109,18 @@ export function runInReactor<A extends unknown[], R>(fn: (...args: A) => R): Rea
     const connection = requireConnection(callee(fn.name));
     const result = pendingResult<Awaited<R>>();
     try {
-      const callId = connection.call(id, fn.name, args, settlerOf(result));
+      let settle = settlerOf(result);
+      const observed = channels.callStart.hasSubscribers || channels.callEnd.hasSubscribers || trace.enabled;
+      if (observed) {
+        const started = performance.now();
+        const inner = settle;
+        settle = (ok, value) => {
+          observeEnd(callId, fn.name, ok, started);
+          inner(ok, value);
+        };
+      }
+      const callId = connection.call(id, fn.name, args, settle);
+      if (observed) observeStart(callId, fn.name, id);
       feed(result, { connection, id: callId });
       return result;
     } catch (error) {
@@ -116,6 +129,19 @@ export function runInReactor<A extends unknown[], R>(fn: (...args: A) => R): Rea
     }
   };
   return finish(starting, fn) as ReactorFunction<A, R>;
+}
+
+function observeStart(callId: number, name: string, wrapper: WrapperId): void {
+  if (channels.callStart.hasSubscribers) {
+    channels.callStart.publish({ id: callId, name, module: wrapper.module, index: wrapper.index });
+  }
+  trace('call %d %s (wrapper #%d of %s)', callId, name, wrapper.index + 1, wrapper.module);
+}
+
+function observeEnd(callId: number, name: string, ok: boolean, started: number): void {
+  const duration = performance.now() - started;
+  if (channels.callEnd.hasSubscribers) channels.callEnd.publish({ id: callId, name, ok, duration });
+  trace('call %d %s %s after %s ms', callId, name, ok ? 'returned' : 'failed', duration.toFixed(3));
 }
 
 function callee(name: string): string {
@@ -144,12 +170,18 @@ function blockingCall(
     ok = success;
     outcome = value;
   });
+  const observed = channels.callStart.hasSubscribers || channels.callEnd.hasSubscribers || trace.enabled;
+  const started = observed ? performance.now() : 0;
+  if (observed) observeStart(callId, name, id);
   if (!connection.block(() => done, timeout)) {
     connection.cancel(callId, true);
+    if (channels.callTimeout.hasSubscribers) channels.callTimeout.publish({ id: callId, name, timeout });
+    trace('call %d %s timed out after %d ms', callId, name, timeout);
     const error = new TimeoutError(`${callee(name)} timed out after ${timeout} ms`);
     Error.captureStackTrace(error, blocking);
     throw error;
   }
+  if (observed) observeEnd(callId, name, ok, started);
   if (ok) return outcome;
   throw outcome;
 }

@@ -15,10 +15,12 @@ describe('the public API', () => {
       'abortSignal',
       'isReactorThread',
       'noSetup',
+      'onShutdown',
       'registerError',
       'retrieveResult',
       'runInReactor',
       'setup',
+      'shutdown',
       'transfer',
       'waitFor',
     ]);

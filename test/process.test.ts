@@ -105,7 +105,7 @@ describe('lifecycle', () => {
       threadsAddedBySetup: 2,
       noSetupAfterSetup: 'ERR_CROCHET_ALREADY_SET_UP',
       isReactorAfter: false,
-      badOptions: 'TypeError: Unknown option `lgger` in `options` (it takes none yet)',
+      badOptions: 'TypeError: Unknown option `lgger` in `options` (known options: `logger`)',
     });
   });
 

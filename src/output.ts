@@ -1,0 +1,79 @@
+/**
+ * Capturing what reactor code writes, in the reactor thread.
+ *
+ * Node pipes a worker's stdout and stderr to the main thread asynchronously: while the
+ * main thread is blocked in a call, that output waits, and when the process exits it is
+ * lost. So in the reactor thread, `process.stdout.write` and `process.stderr.write` are
+ * replaced: each write becomes a record sent over the channel of the thread that called
+ * `setup()`, which writes it out (or logs it) before a blocking call returns. Console
+ * methods and warnings only set the level of the writes they make, so their formatting
+ * (groups, tables, traces) is exactly `console`'s.
+ */
+import type { Level } from './protocol.js';
+
+const consoleLevels: Readonly<Record<string, Level>> = {
+  debug: 'debug',
+  trace: 'debug',
+  log: 'info',
+  info: 'info',
+  dir: 'info',
+  dirxml: 'info',
+  table: 'info',
+  group: 'info',
+  groupCollapsed: 'info',
+  count: 'info',
+  timeLog: 'info',
+  timeEnd: 'info',
+  warn: 'warn',
+  error: 'error',
+  assert: 'error',
+};
+
+/** Routes every write of this thread to `emit`. */
+export function captureOutput(emit: (level: Level, fd: 1 | 2, text: string) => void): void {
+  let level: Level | undefined;
+
+  const write = (fd: 1 | 2) =>
+    function (this: unknown, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+      const text =
+        typeof chunk === 'string'
+          ? chunk
+          : Buffer.from(chunk as Uint8Array).toString(
+              typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8',
+            );
+      emit(level ?? (fd === 1 ? 'info' : 'error'), fd, text);
+      const done = typeof encoding === 'function' ? encoding : callback;
+      if (typeof done === 'function') process.nextTick(done as () => void);
+      return true;
+    };
+  process.stdout.write = write(1) as typeof process.stdout.write;
+  process.stderr.write = write(2) as typeof process.stderr.write;
+
+  const methods = console as unknown as Record<string, (...args: unknown[]) => void>;
+  for (const [name, methodLevel] of Object.entries(consoleLevels)) {
+    const original = methods[name];
+    if (typeof original !== 'function') continue;
+    methods[name] = function (this: unknown, ...args: unknown[]) {
+      const outer = level;
+      level = methodLevel;
+      try {
+        original.apply(console, args);
+      } finally {
+        level = outer;
+      }
+    };
+  }
+
+  // Node prints warnings from a 'warning' listener: writes made while it runs are warnings.
+  const emitEvent = process.emit.bind(process) as (event: string | symbol, ...args: unknown[]) => boolean;
+  (process as { emit: (event: string | symbol, ...args: unknown[]) => boolean }).emit = (event, ...args) => {
+    if (event !== 'warning') return emitEvent(event, ...args);
+    const outer = level;
+    level = 'warn';
+    try {
+      return emitEvent(event, ...args);
+    } finally {
+      level = outer;
+    }
+  };
+}

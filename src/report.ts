@@ -1,0 +1,90 @@
+/**
+ * Where output goes: the records of reactor code, and crochet's own reports.
+ *
+ * Everything ends up in the thread that called `setup()` (the *sink*): written to its
+ * stdout/stderr exactly as reactor code wrote it, or handed to the logger given to
+ * `setup({ logger })`. Other threads pass their reports to the reactor, which passes
+ * them on; the reactor thread sends its records directly.
+ */
+import { writeSync } from 'node:fs';
+import { inspect } from 'node:util';
+import { describe } from './options.js';
+import { LEVELS, type Level } from './protocol.js';
+
+/**
+ * A logger for the reactor's output: console, pino, winston, or any object with these
+ * four methods. Each receives one string per write of reactor code, formatted as
+ * `console` formats it, without the trailing newline.
+ */
+export interface Logger {
+  debug(message: string): unknown;
+  info(message: string): unknown;
+  warn(message: string): unknown;
+  error(message: string): unknown;
+}
+
+let logger: Logger | undefined;
+/** Set in the reactor thread: sends a record to the sink. */
+let emitter: ((level: Level, fd: 1 | 2, text: string) => void) | undefined;
+/** Set in caller threads that are not the sink: sends a report to the reactor. */
+let forwarder: ((text: string) => void) | undefined;
+let isSink = false;
+
+/** Checks a `logger` option. */
+export function checkLogger(value: unknown): Logger {
+  const missing = LEVELS.filter((level) => typeof (value as Record<string, unknown> | null)?.[level] !== 'function');
+  if (typeof value !== 'object' || value === null || missing.length > 0) {
+    throw new TypeError(
+      `Expected \`options.logger\` to be an object with debug, info, warn and error methods (console, pino, winston), got ${describe(value)}${missing.length > 0 && typeof value === 'object' && value !== null ? ` (missing: ${missing.join(', ')})` : ''}`,
+    );
+  }
+  return value as Logger;
+}
+
+/** Makes this thread the sink of the reactor's output. */
+export function becomeSink(chosen: Logger | undefined): void {
+  isSink = true;
+  logger = chosen;
+}
+
+export function setEmitter(emit: typeof emitter): void {
+  emitter = emit;
+}
+
+export function setForwarder(forward: typeof forwarder): void {
+  forwarder = forward;
+}
+
+/**
+ * Delivers a record in this (the sink) thread: to the logger, or to stdout/stderr as
+ * written. A logger that throws breaks nothing.
+ */
+export function deliver(level: Level, fd: 1 | 2, text: string): void {
+  if (logger === undefined) {
+    (fd === 1 ? process.stdout : process.stderr).write(text);
+    return;
+  }
+  try {
+    logger[level](text.endsWith('\n') ? text.slice(0, -1) : text);
+  } catch {
+    // A logger that throws must not break the reactor's output, nor the caller.
+  }
+}
+
+/** Reports an error of crochet's own (an unhandled failure, a failing hook), at error level. */
+export function reportError(what: string, error?: unknown): void {
+  const text = `crochet: ${what}${error === undefined ? '' : `:\n${inspect(error)}`}\n`;
+  if (emitter !== undefined) emitter('error', 2, text);
+  else if (isSink) deliver('error', 2, text);
+  else if (forwarder !== undefined) forwarder(text);
+  else writeStderr(text);
+}
+
+/** Writes to the process's stderr at once, bypassing streams (for when nothing else works). */
+export function writeStderr(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    // stderr is gone; nothing else can be done.
+  }
+}
