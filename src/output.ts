@@ -43,11 +43,11 @@ export function captureOutput(emit: (level: Level, fd: 1 | 2, text: string) => v
             );
       emit(level ?? (fd === 1 ? 'info' : 'error'), fd, text);
       const done = typeof encoding === 'function' ? encoding : callback;
-      if (typeof done === 'function') process.nextTick(done as () => void);
+      if (typeof done === 'function') process.nextTick(done);
       return true;
     };
-  process.stdout.write = write(1) as typeof process.stdout.write;
-  process.stderr.write = write(2) as typeof process.stderr.write;
+  process.stdout.write = write(1);
+  process.stderr.write = write(2);
 
   const methods = console as unknown as Record<string, (...args: unknown[]) => void>;
   for (const [name, methodLevel] of Object.entries(consoleLevels)) {

@@ -45,7 +45,7 @@ export function startReactor(data: ReactorData): void {
     Error.captureStackTrace(error, process.exit);
     markStopped(control, encodeThrown(error), engine.sigs());
     return exit(code);
-  }) as typeof process.exit;
+  });
 
   engine.logTo(engine.addChannel(portEndpoint(data.port), data.sig, true));
   parentPort?.on('message', (message: OpenChannel) => {
