@@ -55,7 +55,8 @@ export function captureOutput(emit: (level: Level, fd: 1 | 2, text: string) => v
     if (typeof original !== 'function') continue;
     methods[name] = function (this: unknown, ...args: unknown[]) {
       const outer = level;
-      level = methodLevel;
+      // The outermost method decides: console.trace() writes through console.error().
+      level = outer ?? methodLevel;
       try {
         original.apply(console, args);
       } finally {
@@ -69,7 +70,7 @@ export function captureOutput(emit: (level: Level, fd: 1 | 2, text: string) => v
   (process as { emit: (event: string | symbol, ...args: unknown[]) => boolean }).emit = (event, ...args) => {
     if (event !== 'warning') return emitEvent(event, ...args);
     const outer = level;
-    level = 'warn';
+    level = outer ?? 'warn';
     try {
       return emitEvent(event, ...args);
     } finally {
