@@ -40,12 +40,12 @@ export function startReactor(data: ReactorData): void {
 
   // process.exit() in reactor code ends the reactor thread: say so to the callers, with
   // the stack of whoever called it.
-  process.exit = ((code?: number | string | null) => {
+  process.exit = (code?: number | string | null) => {
     const error = new Error(`Reactor code called process.exit(${code === undefined ? '' : String(code)})`);
     Error.captureStackTrace(error, process.exit);
     markStopped(control, encodeThrown(error), engine.sigs());
     return exit(code);
-  });
+  };
 
   engine.logTo(engine.addChannel(portEndpoint(data.port), data.sig, true));
   parentPort?.on('message', (message: OpenChannel) => {

@@ -135,13 +135,13 @@ function observeStart(callId: number, name: string, wrapper: WrapperId): void {
   if (channels.callStart.hasSubscribers) {
     channels.callStart.publish({ id: callId, name, module: wrapper.module, index: wrapper.index });
   }
-  trace('call %d %s (wrapper #%d of %s)', callId, name, wrapper.index + 1, wrapper.module);
+  trace('call %d %s (wrapper #%d of %s)', callId, name || 'anonymous', wrapper.index + 1, wrapper.module);
 }
 
 function observeEnd(callId: number, name: string, ok: boolean, started: number): void {
   const duration = performance.now() - started;
   if (channels.callEnd.hasSubscribers) channels.callEnd.publish({ id: callId, name, ok, duration });
-  trace('call %d %s %s after %s ms', callId, name, ok ? 'returned' : 'failed', duration.toFixed(3));
+  trace('call %d %s %s after %s ms', callId, name || 'anonymous', ok ? 'returned' : 'failed', duration.toFixed(3));
 }
 
 function callee(name: string): string {
@@ -176,7 +176,7 @@ function blockingCall(
   if (!connection.block(() => done, timeout)) {
     connection.cancel(callId, true);
     if (channels.callTimeout.hasSubscribers) channels.callTimeout.publish({ id: callId, name, timeout });
-    trace('call %d %s timed out after %d ms', callId, name, timeout);
+    trace('call %d %s timed out after %d ms', callId, name || 'anonymous', timeout);
     const error = new TimeoutError(`${callee(name)} timed out after ${timeout} ms`);
     Error.captureStackTrace(error, blocking);
     throw error;

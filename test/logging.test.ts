@@ -92,7 +92,11 @@ describe('the logging bridge', () => {
     }
     assert.equal(writeEverything(), 'written');
     const got = take();
-    assert.equal(got.filter(([level]) => level === 'warn').length, 1, 'the thrown-away warn is gone, the next one came');
+    assert.equal(
+      got.filter(([level]) => level === 'warn').length,
+      1,
+      'the thrown-away warn is gone, the next one came',
+    );
     assert.equal(got.filter(([level]) => level === 'info').length, 6);
   });
 

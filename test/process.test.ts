@@ -139,3 +139,70 @@ describe('noSetup()', () => {
     });
   });
 });
+
+describe('failures nobody looked at', () => {
+  it('reports each once, with its stack, when collected or still stashed at shutdown', async () => {
+    const exit = await runFixture('proc-gc.js', { execArgv: ['--expose-gc'] });
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.equal(exit.stdout, 'collected\n');
+    const count = (text: string): number => exit.stderr.split(text).length - 1;
+    assert.equal(count('RangeError: never waited for\n    at '), 1);
+    assert.equal(count('RangeError: waited for too briefly\n    at '), 1);
+    assert.equal(count('RangeError: stashed and never retrieved\n    at '), 1);
+    assert.equal(count('a failed EventualResult was garbage-collected'), 2);
+    assert.equal(count('a stashed result failed and was never retrieved'), 1);
+    for (const quiet of [
+      'succeeded',
+      'Cancelled',
+      'waited for properly',
+      'looked at with',
+      'TimeoutError',
+      'rejected',
+    ]) {
+      assert.equal(count(quiet), 0, `nothing about ${quiet}`);
+    }
+  });
+});
+
+describe('shutdown', () => {
+  const hookOutput = (exit: { stdout: string; stderr: string }): void => {
+    assert.deepEqual(
+      exit.stdout.split('\n').filter((line) => line.startsWith('hook')),
+      ['hook 4 started', 'hook 3', 'hook 1'],
+      'hooks run last registered first, and every one runs',
+    );
+    assert.match(exit.stderr, /crochet: an onShutdown hook did not finish within its \d+ ms/);
+    assert.match(exit.stderr, /crochet: an onShutdown hook failed:\nError: hook 2 is broken/);
+  };
+
+  for (const mode of ['drain', 'exit']) {
+    it(`runs the hooks in order, bounded, when the process ends by ${mode === 'drain' ? 'draining' : 'process.exit()'}`, async () => {
+      const exit = await runFixture('proc-shutdown.js', { args: [mode] });
+      assert.equal(exit.code, 0, exit.stderr);
+      hookOutput(exit);
+      assert.deepEqual(JSON.parse(exit.stdout.split('\n')[0] ?? ''), {
+        onShutdownOutside: 'ERR_CROCHET_REACTOR_THREAD',
+        installed: 'installed',
+      });
+    });
+  }
+
+  for (const mode of ['explicit', 'worker']) {
+    it(`stops the reactor on shutdown() from ${mode === 'explicit' ? 'the main thread' : 'a worker'}, failing pending calls, and setup() starts afresh`, async () => {
+      const exit = await runFixture('proc-shutdown.js', { args: [mode] });
+      assert.equal(exit.code, 0, exit.stderr);
+      hookOutput(exit);
+      const stopped = { name: 'ReactorStoppedError', cause: 'The reactor was shut down' };
+      assert.deepEqual(lastJson(exit), {
+        onShutdownOutside: 'ERR_CROCHET_REACTOR_THREAD',
+        installed: 'installed',
+        ...(mode === 'worker' ? { workerShutdown: true } : {}),
+        pending: stopped,
+        later: stopped,
+        blockedWorker: 'ReactorStoppedError',
+        fresh: true,
+        workerAfter: 3,
+      });
+    });
+  }
+});
