@@ -3,3 +3,4 @@ import { runInReactor, waitFor } from 'crochet';
 
 export const increment = waitFor({ timeout: 10_000 })(async (x) => x + 1);
 export const startIncrement = runInReactor(async (x) => x + 1);
+export const sleep10 = waitFor({ timeout: 10_000 })(() => new Promise((resolve) => setTimeout(resolve, 10)));

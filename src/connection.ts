@@ -61,6 +61,7 @@ export class Connection {
   /** Requests held until the reactor has opened this channel (broadcast channels only). */
   #outbox: { message: RequestMessage; transfer: Transferable[] }[] | undefined;
   #nextId = 1;
+  readonly #spin = new Spin();
   #stopped: unknown = undefined;
   #isStopped = false;
 
@@ -127,15 +128,26 @@ export class Connection {
    */
   block(isDone: () => boolean, timeout: number): boolean {
     const deadline = performance.now() + timeout;
+    let spin = this.#spin.budget();
     for (;;) {
       // Read the counter before draining: a reply posted after the drain moves the
       // counter past `seen`, so the wait below returns at once instead of sleeping.
       const seen = Atomics.load(this.#sig, SIG_COUNTER);
       this.#drain();
-      if (isDone()) return true;
+      if (isDone()) {
+        // Only a call that spun tells whether spinning pays.
+        if (spin !== 0) this.#spin.record(spin > 0);
+        return true;
+      }
       if (this.#checkStopped()) return true;
       const remaining = deadline - performance.now();
       if (!(remaining > 0)) return false;
+      if (spin > 0) {
+        // Waking a parked thread costs tens of microseconds; a short reply usually comes
+        // sooner. Watch the counter for a bounded time before parking.
+        if (spinFor(this.#sig, seen, Math.min(spin, remaining))) continue;
+        spin = -1;
+      }
       Atomics.wait(this.#sig, SIG_COUNTER, seen, Math.min(remaining, SLICE_MS));
     }
   }
@@ -347,6 +359,54 @@ export class Connection {
       receiver(false, error);
     }
     return true;
+  }
+}
+
+/**
+ * The adaptive spin of a caller before it parks. It spins up to {@link Spin.limit} ms; when replies keep coming only after the spin (long calls, or more
+ * spinning threads than cores), it stops spinning, and tries again now and then.
+ */
+class Spin {
+  /** How long to spin before parking, in ms; 0 disables spinning. */
+  static limit = 0.05;
+  /** Consecutive calls whose reply came only after parking. */
+  #misses = 0;
+  /** Calls left to make without spinning, after too many misses. */
+  #resting = 0;
+
+  budget(): number {
+    if (Spin.limit === 0) return 0;
+    if (this.#resting > 0) {
+      this.#resting--;
+      return 0;
+    }
+    return Spin.limit;
+  }
+
+  /** Records whether the reply came while spinning. */
+  record(hit: boolean): void {
+    if (hit) {
+      this.#misses = 0;
+      return;
+    }
+    if (++this.#misses >= 8) {
+      this.#misses = 0;
+      this.#resting = 64;
+    }
+  }
+}
+
+/** Sets how long a caller spins before it parks, in ms (0: never spin). */
+export function setSpin(ms: number): void {
+  Spin.limit = ms;
+}
+
+/** Watches `sig` for up to `ms` while it still holds `seen`; returns whether it moved. */
+function spinFor(sig: Int32Array, seen: number, ms: number): boolean {
+  const until = performance.now() + ms;
+  for (;;) {
+    for (let i = 0; i < 64; i++) if (Atomics.load(sig, SIG_COUNTER) !== seen) return true;
+    if (performance.now() >= until) return false;
   }
 }
 

@@ -288,6 +288,8 @@ export const ENVIRONMENT_KEY = 'crochet:reactor:v1';
 /** What threads created after `setup()`/`noSetup()` inherit (`getEnvironmentData`). */
 export interface ReactorHint {
   readonly control: Int32Array;
+  /** How long callers spin before parking, in ms (the `spin` option of setup()). */
+  readonly spin: number;
 }
 
 /** What the supervisor thread is started with. */
@@ -298,6 +300,8 @@ export interface SupervisorData {
   readonly sig: Int32Array;
   /** URL of the reactor's entry module. */
   readonly reactorEntry: string;
+  /** How long the reactor stays hot after a message, in ms (the `hot` option of setup()). */
+  readonly hot: number;
 }
 
 /** What the reactor thread is started with. */
@@ -305,6 +309,7 @@ export interface ReactorData {
   readonly control: Int32Array;
   readonly port: MessagePort;
   readonly sig: Int32Array;
+  readonly hot: number;
 }
 
 /** Supervisor → reactor: open a broadcast channel for a thread that said hello. */

@@ -27,6 +27,7 @@ function guardUncaught(): void {
 export function startReactor(data: ReactorData): void {
   becomeReactor();
   const { control } = data;
+  Engine.hotMs = data.hot;
   const exit = process.exit.bind(process);
   // After a shutdown the thread ends; whatever it wrote is on its way already.
   const engine = new Engine(control, () => {

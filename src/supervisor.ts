@@ -36,7 +36,7 @@ function stop(cause: unknown): void {
 const directory = new BroadcastChannel(DIRECTORY);
 
 try {
-  const reactorData: ReactorData = { control, port: data.port, sig: data.sig };
+  const reactorData: ReactorData = { control, port: data.port, sig: data.sig, hot: data.hot };
   const reactor = new Worker(new URL(data.reactorEntry), {
     workerData: reactorData,
     transferList: [data.port],

@@ -105,7 +105,10 @@ describe('lifecycle', () => {
       threadsAddedBySetup: 2,
       noSetupAfterSetup: 'ERR_CROCHET_ALREADY_SET_UP',
       isReactorAfter: false,
-      badOptions: 'TypeError: Unknown option `lgger` in `options` (known options: `logger`)',
+      badOptions: 'TypeError: Unknown option `lgger` in `options` (known options: `logger`, `spin`, `hot`)',
+      badSpin:
+        'RangeError: Expected `options.spin` to be a finite number of milliseconds >= 0, got `Infinity` (number)',
+      badHot: 'RangeError: Expected `options.hot` to be a number of milliseconds >= 0 or Infinity, got `-1` (number)',
     });
   });
 
@@ -203,6 +206,16 @@ describe('shutdown', () => {
         fresh: true,
         workerAfter: 3,
       });
+    });
+  }
+});
+
+describe('the fast path', () => {
+  for (const tuning of ['off', 'long']) {
+    it(`gives every call its own reply with spinning and polling ${tuning === 'off' ? 'turned off' : 'made long'}`, async () => {
+      const exit = await runFixture('proc-tuning.js', { args: [tuning] });
+      assert.equal(exit.code, 0, exit.stderr);
+      assert.deepEqual(lastJson(exit), { right: 2000, timeouts: 20 });
     });
   }
 });
