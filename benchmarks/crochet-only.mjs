@@ -1,6 +1,6 @@
 import { setup } from 'crochet';
 import { increment } from './crochet-calls.mjs';
-setup();
+setup({ spin: Number(process.env.SPIN ?? 0.05), hot: Number(process.env.HOT ?? 0.1) });
 const N = 20000;
 const meds = [];
 for (let r = 0; r < 3; r++) {

@@ -54,6 +54,8 @@ export class Connection {
   readonly #sig: Int32Array;
   readonly #endpoint: Endpoint;
   readonly #pending = new Map<number, Receiver>();
+  /** The channel's numbers for the wrappers called over it. */
+  readonly #wrappers = new Map<WrapperId, number>();
   readonly #answers = new Map<number, AnswerMessage>();
   /** Results this thread stashed, by stash id, until retrieved here or elsewhere. */
   readonly #stashed = new Map<string, unknown>();
@@ -97,19 +99,17 @@ export class Connection {
     const id = this.#nextId++;
     const transferList: Transferable[] = [];
     for (const arg of args) takeTransfer(arg, transferList);
-    const message: CallMessage = {
-      k: Kind.Call,
-      id,
-      module: wrapper.module,
-      index: wrapper.index,
-      fingerprint: wrapper.fingerprint,
-      args,
-    };
+    // A wrapper is named in full on its first call over this channel, by number after.
+    let fn = this.#wrappers.get(wrapper);
+    const first = fn === undefined;
+    fn ??= this.#wrappers.size;
+    const message: CallMessage = first ? { k: Kind.Call, id, fn, wrapper, args } : { k: Kind.Call, id, fn, args };
     try {
       this.#post(message, transferList);
     } catch (error) {
       throw dataCloneError(describeArgument(args, name), error);
     }
+    if (first) this.#wrappers.set(wrapper, fn);
     this.#pending.set(id, receiver);
     return id;
   }

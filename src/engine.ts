@@ -36,6 +36,7 @@ import {
   type RequestMessage,
   type RetrieveMessage,
   type StashMessage,
+  type WrapperDescriptor,
 } from './protocol.js';
 import { isImportable, lookupWrapper } from './registry.js';
 import { deliver, reportError, writeStderr } from './report.js';
@@ -49,8 +50,12 @@ type Subscriber =
 export class CallRecord {
   readonly context = new CallContext();
   readonly subscribers: Subscriber[];
-  /** Stash entries waiting for this call's outcome. */
-  readonly entries = new Set<StashEntry>();
+  /** Stash entries waiting for this call's outcome (made on first use: most calls have none). */
+  entries: Set<StashEntry> | undefined;
+
+  keep(entry: StashEntry): void {
+    (this.entries ??= new Set()).add(entry);
+  }
   settled = false;
 
   constructor(first: Subscriber) {
@@ -92,6 +97,10 @@ export class Channel {
   readonly #endpoint: Endpoint;
   readonly sig: Int32Array;
   readonly #queue: RequestMessage[] = [];
+  /** The wrappers this channel's caller has named, by the caller's numbers for them. */
+  readonly #wrappers = new Map<number, WrapperDescriptor>();
+  /** The functions found for them. */
+  readonly #functions = new Map<number, (...args: unknown[]) => unknown>();
   /** Calls this channel holds a handle on, by the channel's id for them. */
   readonly active = new Map<number, CallRecord>();
   #holding = false;
@@ -127,18 +136,23 @@ export class Channel {
   #pump(): void {
     while (this.#queue.length > 0) {
       const message = this.#queue[0] as RequestMessage;
-      if (
-        message.k === Kind.Call &&
-        !imported.has(message.module) &&
-        isImportable(message.module) &&
-        !lookupWrapper(message.module, message.index, message.fingerprint).found
-      ) {
-        this.#holding = true;
-        void importModule(message.module).then(() => {
-          this.#holding = false;
-          this.#pump();
-        });
-        return;
+      if (message.k === Kind.Call) {
+        if (message.wrapper !== undefined) this.#wrappers.set(message.fn, message.wrapper);
+        const wrapper = this.#wrappers.get(message.fn);
+        if (
+          wrapper !== undefined &&
+          !this.#functions.has(message.fn) &&
+          !imported.has(wrapper.module) &&
+          isImportable(wrapper.module) &&
+          !lookupWrapper(wrapper.module, wrapper.index, wrapper.fingerprint).found
+        ) {
+          this.#holding = true;
+          void importModule(wrapper.module).then(() => {
+            this.#holding = false;
+            this.#pump();
+          });
+          return;
+        }
       }
       this.#queue.shift();
       this.#handle(message);
@@ -172,17 +186,23 @@ export class Channel {
   }
 
   #call(message: CallMessage): void {
-    const lookup = lookupWrapper(message.module, message.index, message.fingerprint);
-    // A module whose import failed may have created some wrappers before it threw; it
-    // is still a module that failed to load.
-    const attempt = imported.get(message.module);
-    if (!lookup.found || (attempt !== undefined && attempt !== true)) {
-      this.send(message.id, false, encodeThrown(unknownFunction(message, !lookup.found && lookup.mismatch)));
-      return;
+    let fn = this.#functions.get(message.fn);
+    if (fn === undefined) {
+      const wrapper = this.#wrappers.get(message.fn) ?? { module: '<unknown>', index: -1, fingerprint: 0 };
+      const lookup = lookupWrapper(wrapper.module, wrapper.index, wrapper.fingerprint);
+      // A module whose import failed may have created some wrappers before it threw; it
+      // is still a module that failed to load.
+      const attempt = imported.get(wrapper.module);
+      if (!lookup.found || (attempt !== undefined && attempt !== true)) {
+        this.send(message.id, false, encodeThrown(unknownFunction(wrapper, !lookup.found && lookup.mismatch)));
+        return;
+      }
+      fn = lookup.fn;
+      this.#functions.set(message.fn, fn);
     }
     const record = new CallRecord({ channel: this, id: message.id });
     this.active.set(message.id, record);
-    this.#engine.run(record, lookup.fn, message.args);
+    this.#engine.run(record, fn, message.args);
   }
 
   #cancel(id: number, timeout: boolean): void {
@@ -203,7 +223,7 @@ export class Channel {
         return;
       }
       const entry: StashEntry = { record, outcome: undefined, origin: this, handle: null };
-      record.entries.add(entry);
+      record.keep(entry);
       this.#engine.store(message.stashId, entry);
     }
     this.answer({ k: Kind.Answer, id: message.id, found: true });
@@ -216,7 +236,7 @@ export class Channel {
       return;
     }
     if (entry.origin === this) {
-      entry.record?.entries.delete(entry);
+      entry.record?.entries?.delete(entry);
       this.answer({ k: Kind.Answer, id: message.id, found: true, yours: true });
       return;
     }
@@ -302,7 +322,11 @@ export class Engine {
       return;
     }
     this.#hotUntil = performance.now() + Engine.hotMs;
-    if (this.#polling) return;
+    if (this.#polling) {
+      // A message while hot, even if the loop's own listener took it: hot pays.
+      this.#caught = true;
+      return;
+    }
     this.#polling = true;
     this.#caught = false;
     setImmediate(this.#poll);
@@ -481,12 +505,14 @@ export class Engine {
   #settle(record: CallRecord, ok: boolean, value: unknown): void {
     if (record.settled) return;
     record.settled = true;
-    const remote = record.subscribers.filter((s) => s.channel !== null).length;
-    const kept = record.entries.size > 0 || record.subscribers.length > 1;
+    let remote = 0;
+    for (const subscriber of record.subscribers) if (subscriber.channel !== null) remote++;
+    const entries = record.entries?.size ?? 0;
+    const kept = entries > 0 || record.subscribers.length > 1;
     let payload: unknown = value;
     let transfer: Transferable[] | undefined;
     if (!ok) {
-      if (remote > 0 || record.entries.size > 0) payload = encodeFailure(value);
+      if (remote > 0 || entries > 0) payload = encodeFailure(value);
     } else if (remote === 1 && !kept) {
       // Only one thread gets this value, so the buffers marked with transfer() can move.
       transfer = [];
@@ -501,11 +527,12 @@ export class Engine {
       }
     }
     record.subscribers.length = 0;
+    if (record.entries === undefined) return;
     for (const entry of record.entries) {
       entry.record = undefined;
       entry.outcome = keepable(ok, value, payload);
     }
-    record.entries.clear();
+    record.entries = undefined;
   }
 
   /**
@@ -549,7 +576,7 @@ export class Engine {
 
   /** A thread other than the stashing one took `entry`: the stasher drops its own reference. */
   released(entry: StashEntry, stashId: string): void {
-    entry.record?.entries.delete(entry);
+    entry.record?.entries?.delete(entry);
     if (entry.origin === null) this.#onLocalRelease?.(stashId);
     else entry.origin.answer({ k: Kind.Unstash, stashId });
   }
@@ -564,7 +591,7 @@ export class Engine {
   /** Stashes a result of this thread: a pending record, or an outcome. */
   stashLocal(stashId: string, handle: unknown, record: CallRecord | undefined, outcome: Outcome | undefined): void {
     const entry: StashEntry = { record, outcome, origin: null, handle };
-    record?.entries.add(entry);
+    record?.keep(entry);
     this.store(stashId, entry);
   }
 
@@ -582,7 +609,7 @@ export class Engine {
     const entry = this.take(stashId);
     if (entry === undefined) return { kind: 'unknown' };
     if (entry.origin === null) {
-      entry.record?.entries.delete(entry);
+      entry.record?.entries?.delete(entry);
       return { kind: 'own', handle: entry.handle };
     }
     this.released(entry, stashId);
@@ -614,7 +641,7 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-function unknownFunction(message: CallMessage, mismatch: boolean): CrochetError {
+function unknownFunction(message: WrapperDescriptor, mismatch: boolean): CrochetError {
   const attempt = imported.get(message.module);
   const loadError = attempt !== undefined && attempt !== true ? attempt.error : undefined;
   const where = `wrapper #${message.index + 1} created by ${message.module}`;

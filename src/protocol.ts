@@ -160,13 +160,20 @@ export type Level = (typeof LEVELS)[number];
 export interface CallMessage {
   readonly k: typeof Kind.Call;
   readonly id: number;
+  /** The channel's number for the wrapper; its first call also carries `wrapper`. */
+  readonly fn: number;
+  readonly wrapper?: WrapperDescriptor;
+  readonly args: readonly unknown[];
+}
+
+/** Where a wrapped function comes from: enough for the reactor to find it. */
+export interface WrapperDescriptor {
   /** The module that created the wrapper: a file URL (ESM) or an absolute path (CommonJS). */
   readonly module: string;
   /** The wrapper's position among the wrappers that module created. */
   readonly index: number;
   /** A hash of the wrapped function's source, to catch a mismatched wrapper. */
   readonly fingerprint: number;
-  readonly args: readonly unknown[];
 }
 
 /** Caller → reactor: this caller stopped waiting for `id` and has settled it. */
