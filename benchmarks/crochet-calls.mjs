@@ -4,3 +4,5 @@ import { runInReactor, waitFor } from 'crochet';
 export const increment = waitFor({ timeout: 10_000 })(async (x) => x + 1);
 export const startIncrement = runInReactor(async (x) => x + 1);
 export const sleep10 = waitFor({ timeout: 10_000 })(() => new Promise((resolve) => setTimeout(resolve, 10)));
+export const echo = waitFor({ timeout: 10_000 })((value) => value);
+export const size = waitFor({ timeout: 10_000 })((buffer) => buffer.byteLength);
