@@ -8,6 +8,19 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 const CALLS = 5000;
 const WARMUP = 500;
 
+/** The median time of a call of `fn`, in µs. */
+function medianOf(fn) {
+  for (let i = 0; i < WARMUP; i++) fn(i);
+  const times = new Float64Array(CALLS);
+  for (let i = 0; i < CALLS; i++) {
+    const t = performance.now();
+    fn(i);
+    times[i] = performance.now() - t;
+  }
+  times.sort();
+  return times[CALLS >> 1] * 1000;
+}
+
 if (isMainThread && process.argv[2] === undefined) {
   const rounds = Number(process.env.ROUNDS ?? 5);
   const results = { setup: [], noSetup: [], 'setup, from the main thread': [] };
@@ -29,17 +42,7 @@ if (isMainThread && process.argv[2] === undefined) {
   const mode = process.argv[2];
   const crochet = await import('crochet');
   const { increment } = await import('./crochet-calls.mjs');
-  const measure = () => {
-    for (let i = 0; i < WARMUP; i++) increment(i);
-    const times = new Float64Array(CALLS);
-    for (let i = 0; i < CALLS; i++) {
-      const t = performance.now();
-      increment(i);
-      times[i] = performance.now() - t;
-    }
-    times.sort();
-    return times[CALLS >> 1] * 1000;
-  };
+  const measure = () => medianOf(increment);
   if (mode === 'setup, from the main thread') {
     crochet.setup();
     console.log(measure());
@@ -54,13 +57,5 @@ if (isMainThread && process.argv[2] === undefined) {
   }
 } else if (workerData === 'measure') {
   const { increment } = await import('./crochet-calls.mjs');
-  for (let i = 0; i < WARMUP; i++) increment(i);
-  const times = new Float64Array(CALLS);
-  for (let i = 0; i < CALLS; i++) {
-    const t = performance.now();
-    increment(i);
-    times[i] = performance.now() - t;
-  }
-  times.sort();
-  parentPort.postMessage(times[CALLS >> 1] * 1000);
+  parentPort.postMessage(medianOf(increment));
 }
