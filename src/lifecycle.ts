@@ -246,14 +246,20 @@ function discover(): Connection | undefined {
     endpoint.close();
     return undefined;
   }
-  process.once('exit', () => {
-    found.goodbye();
-  });
+  if (!sayingGoodbye) {
+    sayingGoodbye = true;
+    // The reactor can close this thread's channel when the thread ends cleanly.
+    process.once('exit', () => {
+      connection?.goodbye();
+    });
+  }
   setForwarder((text) => {
     found.report(text);
   });
   return found;
 }
+
+let sayingGoodbye = false;
 
 function start(logger: Logger | undefined, spin: number, hot: number): Connection {
   becomeSink(logger);
