@@ -22,6 +22,7 @@ import {
   Kind,
   LEVELS,
   SIG_COUNTER,
+  SIG_REQUESTS,
   State,
   markStopped,
   readCause,
@@ -270,6 +271,7 @@ export class Connection {
       return;
     }
     this.#endpoint.post(message, transfer);
+    Atomics.add(this.#sig, SIG_REQUESTS, 1);
   }
 
   /** Sends a request and blocks for its answer. */
@@ -324,6 +326,7 @@ export class Connection {
         const outbox = this.#outbox ?? [];
         this.#outbox = undefined;
         for (const { message: held, transfer } of outbox) this.#endpoint.post(held, transfer);
+        Atomics.add(this.#sig, SIG_REQUESTS, 1);
         return;
       }
     }

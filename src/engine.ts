@@ -27,6 +27,7 @@ import {
   Kind,
   LEVELS,
   SIG_COUNTER,
+  SIG_REQUESTS,
   markStopped,
   type AnswerMessage,
   type Level,
@@ -105,6 +106,8 @@ export class Channel {
   readonly active = new Map<number, CallRecord>();
   #holding = false;
   #closed = false;
+  /** The request doorbell's value when the port was last polled. */
+  #rung = 0;
 
   constructor(engine: Engine, endpoint: Endpoint, sig: Int32Array, keepAlive: boolean) {
     this.#engine = engine;
@@ -124,6 +127,10 @@ export class Channel {
   /** Takes in the messages waiting on the endpoint, without the event loop. Returns how many. */
   poll(): number {
     if (this.#closed) return 0;
+    // Look at the port only when the caller rang since the last look.
+    const rung = Atomics.load(this.sig, SIG_REQUESTS);
+    if (rung === this.#rung) return 0;
+    this.#rung = rung;
     let count = 0;
     for (;;) {
       const received = this.#endpoint.receive();

@@ -26,13 +26,19 @@ import { channelNames } from './endpoint.js';
 
 /** Index of the notification counter in a channel's buffer. Only ever incremented. */
 export const SIG_COUNTER = 0;
+/**
+ * Index of the request doorbell: bumped by the caller after each request it posts (never
+ * waited on). A hot reactor polls it, which is far cheaper than polling the port.
+ */
+export const SIG_REQUESTS = 1;
 /** Byte length of a channel's shared buffer. */
-export const SIG_BYTES = 4;
+export const SIG_BYTES = 8;
 
 // ---- control block: one per reactor ------------------------------------------------
 
-/** Index of the life-cycle state ({@link State}). */
-export const CTL_STATE = 0;
+export { CTL_STATE, State } from './states.js';
+import { CTL_STATE, State } from './states.js';
+
 /** Index of the byte length of the serialized stop cause. */
 export const CTL_CAUSE_LENGTH = 1;
 /**
@@ -49,20 +55,6 @@ const CTL_CAUSE_OFFSET = 16;
 const CTL_CAUSE_CAPACITY = 32 * 1024;
 /** Byte length of a control block. */
 export const CTL_BYTES = CTL_CAUSE_OFFSET + CTL_CAUSE_CAPACITY;
-
-/** Life-cycle states, in the only order they can move in. */
-export const State = {
-  /** `setup()` created the supervisor thread, which has not run yet. */
-  Booting: 0,
-  /** The supervisor runs and watches the reactor, which is starting. */
-  Supervised: 1,
-  /** The reactor serves calls. */
-  Running: 2,
-  /** Someone is writing the stop cause; `Stopped` follows at once. */
-  Stopping: 3,
-  /** The reactor is gone; the cause is readable. */
-  Stopped: 4,
-} as const;
 
 /**
  * Marks the reactor stopped with `cause` and wakes every channel. Only the first

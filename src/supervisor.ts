@@ -1,69 +1,30 @@
 /**
- * Entry module of the supervisor thread. It starts the reactor thread and watches it:
- * its own event loop is never blocked, so it sees the reactor end in any way (an exit,
- * a crash, running out of memory, failing to start) and wakes every blocked caller with
- * the reason. It is also the directory other threads ask for the reactor: it answers
- * their hello at once and has the reactor open a channel for them.
+ * Entry module of the supervisor thread. It starts the reactor thread first of all —
+ * before loading the rest of its own code, so that the two threads boot side by side —
+ * and then watches it (see `watch.ts`).
  */
-import { BroadcastChannel, Worker, workerData } from 'node:worker_threads';
-import { encodeThrown } from './codec.js';
-import {
-  CTL_STATE,
-  DIRECTORY,
-  Kind,
-  State,
-  markStopped,
-  type HelloMessage,
-  type OpenChannel,
-  type ReactorData,
-  type SupervisorData,
-  welcome,
-} from './protocol.js';
+import { Worker, workerData } from 'node:worker_threads';
+import type { ReactorData, SupervisorData } from './protocol.js';
+import { CTL_STATE, State } from './states.js';
 
 const data = workerData as SupervisorData;
-const { control } = data;
-const sigs = [data.sig];
-Atomics.compareExchange(control, CTL_STATE, State.Booting, State.Supervised);
+Atomics.compareExchange(data.control, CTL_STATE, State.Booting, State.Supervised);
 
-function stop(cause: unknown): void {
-  // A reactor that died while writing its own cause leaves `Stopping`: finish for it.
-  markStopped(control, encodeThrown(cause), sigs, Atomics.load(control, CTL_STATE) === State.Stopping);
-  // Nothing is left to watch: this thread ends. Threads asking later learn from the
-  // control block (their hint) that the reactor stopped, or find no reactor.
-  directory.close();
-}
-
-const directory = new BroadcastChannel(DIRECTORY);
-
+/** What happened to the reactor before the watcher was loaded. */
+const early: { failure?: unknown; exitCode?: number; startError?: unknown } = {};
+let reactor: Worker | undefined;
 try {
-  const reactorData: ReactorData = { control, port: data.port, sig: data.sig, hot: data.hot };
-  const reactor = new Worker(new URL(data.reactorEntry), {
-    workerData: reactorData,
-    transferList: [data.port],
+  const reactorData: ReactorData = { control: data.control, port: data.port, sig: data.sig, hot: data.hot };
+  reactor = new Worker(new URL(data.reactorEntry), { workerData: reactorData, transferList: [data.port] });
+  reactor.once('error', (error: unknown) => {
+    early.failure = error;
   });
-  let failure: unknown;
-  reactor.on('error', (error: unknown) => {
-    failure = error;
+  reactor.once('exit', (code: number) => {
+    early.exitCode = code;
   });
-  reactor.on('exit', (code: number) => {
-    stop(
-      failure ??
-        new Error(
-          Atomics.load(control, CTL_STATE) === State.Running
-            ? `The reactor thread exited with code ${code}`
-            : `The reactor thread failed to start (exit code ${code})`,
-        ),
-    );
-  });
-  directory.onmessage = (event) => {
-    const hello = (event as MessageEvent).data as HelloMessage;
-    if (hello.k !== Kind.Hello) return;
-    sigs.push(hello.sig);
-    welcome(hello, control);
-    if (Atomics.load(control, CTL_STATE) === State.Stopped) return;
-    const open: OpenChannel = { name: hello.name, sig: hello.sig };
-    reactor.postMessage(open);
-  };
 } catch (error) {
-  stop(error);
+  early.startError = error;
 }
+
+const { watch } = await import('./watch.js');
+watch(data, reactor, early);
