@@ -29,7 +29,6 @@ import {
   SIG_COUNTER,
   SIG_REQUESTS,
   markStopped,
-  type AnswerMessage,
   type Level,
   type CallMessage,
   type Outcome,
@@ -668,10 +667,3 @@ function unknownFunction(message: WrapperDescriptor, mismatch: boolean): Crochet
     loadError === undefined ? undefined : { cause: loadError },
   );
 }
-
-/** Decodes an outcome kept as data. */
-export function decodeOutcome(outcome: Outcome): { ok: boolean; value: unknown } {
-  return outcome.ok ? { ok: true, value: outcome.value } : { ok: false, value: decodeThrown(outcome.error) };
-}
-
-export type { AnswerMessage };

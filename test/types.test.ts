@@ -16,7 +16,12 @@ import {
   waitFor,
   type BlockingFunction,
   type CrochetErrorCode,
+  type Logger,
   type ReactorFunction,
+  type SetupOptions,
+  onShutdown,
+  setup,
+  shutdown,
 } from 'crochet';
 
 class Thing {
@@ -77,7 +82,22 @@ function typeChecks(): void {
   expectTypeOf<'ERR_CROCHET_TIMEOUT'>().toExtend<CrochetErrorCode>();
   expectTypeOf<'ERR_SOMETHING_ELSE'>().not.toExtend<CrochetErrorCode>();
 
+  // Options of the life cycle.
+  expectTypeOf(setup).parameter(0).toEqualTypeOf<SetupOptions | undefined>();
+  expectTypeOf(console).toExtend<Logger>();
+  expectTypeOf({ logger: console, spin: 0.05, hot: 0.1 }).toExtend<SetupOptions>();
+  expectTypeOf(shutdown).toBeCallableWith({ timeout: 100 });
+  expectTypeOf(shutdown).toBeCallableWith();
+  expectTypeOf(onShutdown).toBeCallableWith(async () => undefined);
+  expectTypeOf(onShutdown).toBeCallableWith(() => undefined);
+
   // Misuse that must not compile.
+  // @ts-expect-error: a logger needs debug, info, warn and error
+  setup({ logger: { info: () => undefined } });
+  // @ts-expect-error: spin is a number of milliseconds
+  setup({ spin: 'fast' });
+  // @ts-expect-error: shutdown takes options, not a number
+  shutdown(100);
   // @ts-expect-error: wrong argument type
   blockingAsync('1', 'a');
   // @ts-expect-error: missing argument
