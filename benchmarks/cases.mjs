@@ -9,6 +9,7 @@ import {
   receiveMessageOnPort,
 } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 
 const here = fileURLToPath(import.meta.url);
 const [, , name = 'crochet-waitFor', callsArg] = process.argv;
@@ -213,6 +214,27 @@ const cases = {
     const result = await new Promise((resolve) => worker.once('message', resolve));
     await worker.terminate();
     return result;
+  },
+  async contended() {
+    // The trivial call while another process keeps one of the cores busy (TUNE=off: with
+    // setup({ spin: 0, hot: 0 })): more runnable
+    // threads than cores, where spinning must back off instead of making things worse.
+    const busy = spawn(process.execPath, ['-e', 'for (const end = Date.now() + 60_000; Date.now() < end; );'], {
+      stdio: 'ignore',
+    });
+    try {
+      const { lib, calls } = await crochet();
+      const { createSyncFn } = await import('synckit');
+      lib.setup(process.env.TUNE === 'off' ? { spin: 0, hot: 0 } : {});
+      const fn = createSyncFn(new URL('./synckit-worker.mjs', import.meta.url).href);
+      const count = Math.min(CALLS, 2000);
+      return {
+        crochet: measure((i) => calls.increment(i), count).median,
+        synckit: measure((i) => fn(i), count).median,
+      };
+    } finally {
+      busy.kill();
+    }
   },
   async million() {
     const { lib, calls } = await crochet();

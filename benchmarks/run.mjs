@@ -40,6 +40,7 @@ const rounds = {
   startup: [],
   two: [],
   noSetup: [],
+  contended: [],
 };
 
 for (let round = 0; round < ROUNDS; round++) {
@@ -50,6 +51,7 @@ for (let round = 0; round < ROUNDS; round++) {
   rounds.startup.push({ crochet: run('startup-crochet').ms, synckit: run('startup-synckit').ms });
   rounds.two.push(run('two-callers', [String(CALLS)]));
   rounds.noSetup.push(run('worker-to-noSetup', [String(CALLS)]).median);
+  rounds.contended.push(run('contended', [String(CALLS)]));
 }
 process.stderr.write('one million calls\n');
 const million = run('million', [String(MILLION)], ['--expose-gc']);
@@ -97,6 +99,10 @@ const results = {
     worker: median(rounds.two.map((r) => r.worker)),
   },
   workerToNoSetup: median(rounds.noSetup),
+  contended: {
+    crochet: median(rounds.contended.map((r) => r.crochet)),
+    synckit: median(rounds.contended.map((r) => r.synckit)),
+  },
   million,
 };
 writeFileSync(new URL('benchmarks/results.json', root), `${JSON.stringify(results, null, 2)}\n`);
@@ -158,6 +164,8 @@ lines.push(
   `| two callers at once: the main thread | ${f(results.twoCallers['main thread'])} µs |`,
   `| two callers at once: a worker | ${f(results.twoCallers.worker)} µs |`,
   `| a worker calling a noSetup() main thread | ${f(results.workerToNoSetup)} µs |`,
+  `| trivial call with another process keeping a core busy: crochet | ${f(results.contended.crochet)} µs |`,
+  `| the same, synckit | ${f(results.contended.synckit)} µs |`,
   `| ${million.calls.toLocaleString('en')} calls: time | ${f(million.seconds)} s |`,
   `| ${million.calls.toLocaleString('en')} calls: heap before → after (after GC) | ${f(million['heap before (MiB)'])} → ${f(million['heap after (MiB)'])} MiB |`,
   `| ${million.calls.toLocaleString('en')} calls: RSS before → after | ${f(million['rss before (MiB)'])} → ${f(million['rss after (MiB)'])} MiB |`,
