@@ -198,18 +198,21 @@ export function noSetup(): void {
 
 /**
  * This thread's connection to the reactor, found on first use in worker threads.
+ * `callee` names the caller for the error message: a wrapped function's name when
+ * `isWrapper`.
  *
  * @throws {CrochetError} `ERR_CROCHET_NOT_SET_UP` if there is no reactor.
  * @throws {ReactorStoppedError} if the reactor has stopped.
  */
-export function requireConnection(callee: string): Connection {
+export function requireConnection(callee: string, isWrapper = false): Connection {
   // A reactor that was shut down may have been replaced by a fresh one.
-  if (connection?.stoppedByShutdown === true && mode !== 'setup') connection = undefined;
+  if (mode !== 'setup' && connection?.stoppedByShutdown === true) connection = undefined;
   connection ??= isMainThread ? undefined : discover();
   if (connection === undefined) {
+    const what = !isWrapper ? callee : callee === '' ? 'A wrapped function' : `${callee}()`;
     throw new CrochetError(
       'ERR_CROCHET_NOT_SET_UP',
-      `${callee} was called, but no reactor is running: call setup() from crochet once at start-up (or noSetup() on the main thread of a server), before the first call of a wrapped function`,
+      `${what} was called, but no reactor is running: call setup() from crochet once at start-up (or noSetup() on the main thread of a server), before the first call of a wrapped function`,
     );
   }
   connection.throwIfStopped();

@@ -106,11 +106,11 @@ export function runInReactor<A extends unknown[], R>(fn: (...args: A) => R): Rea
   const id = registerWrapper(callerModule(runInReactor), fn);
   const starting = function (this: unknown, ...args: A): EventualResult<Awaited<R>> {
     if (isReactorThread()) return runHere(fn as (...args: unknown[]) => unknown, args);
-    const connection = requireConnection(callee(fn.name));
+    const connection = requireConnection(fn.name, true);
     const result = pendingResult<Awaited<R>>();
     try {
       let settle = settlerOf(result);
-      const observed = channels.callStart.hasSubscribers || channels.callEnd.hasSubscribers || trace.enabled;
+      const observed = observing();
       if (observed) {
         const started = performance.now();
         const inner = settle;
@@ -129,6 +129,11 @@ export function runInReactor<A extends unknown[], R>(fn: (...args: A) => R): Rea
     }
   };
   return finish(starting, fn) as ReactorFunction<A, R>;
+}
+
+/** Whether anyone watches calls start and end (a subscriber, or NODE_DEBUG=crochet). */
+function observing(): boolean {
+  return channels.callStart.hasSubscribers || channels.callEnd.hasSubscribers || trace.enabled;
 }
 
 function observeStart(callId: number, name: string, wrapper: WrapperId): void {
@@ -161,7 +166,7 @@ function blockingCall(
       `${callee(name)} is a waitFor() wrapper and was called in the reactor thread, where blocking would deadlock the reactor. In reactor code, call and await its .wrapped function instead; if this happened while the reactor imported your module, put the module's application code under \`if (!isReactorThread())\``,
     );
   }
-  const connection = requireConnection(callee(name));
+  const connection = requireConnection(name, true);
   let done = false;
   let ok = false;
   let outcome: unknown;
@@ -170,7 +175,7 @@ function blockingCall(
     ok = success;
     outcome = value;
   });
-  const observed = channels.callStart.hasSubscribers || channels.callEnd.hasSubscribers || trace.enabled;
+  const observed = observing();
   const started = observed ? performance.now() : 0;
   if (observed) observeStart(callId, name, id);
   if (!connection.block(() => done, timeout)) {
