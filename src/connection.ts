@@ -13,6 +13,7 @@ import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, decodeThrown, encodeThrown } from './codec.js';
 import { takeTransfer } from './context.js';
 import type { Endpoint } from './endpoint.js';
+import { Lane, LANE_ARGS, LANE_HOT } from './lane.js';
 import { CrochetError, ReactorStoppedError, TimeoutError } from './errors.js';
 import { channels, trace } from './diagnostics.js';
 import {
@@ -54,6 +55,9 @@ export class Connection {
   #control: Int32Array | undefined;
   readonly #sig: Int32Array;
   readonly #endpoint: Endpoint;
+  /** The direct lane of this channel, for small blocking calls. */
+  readonly #lane: Lane | undefined;
+  #lastLaneReply = 0;
   readonly #pending = new Map<number, Receiver>();
   /** The channel's numbers for the wrappers called over it. */
   readonly #wrappers = new Map<WrapperId, number>();
@@ -76,6 +80,7 @@ export class Connection {
     this.#control = control;
     this.#sig = sig;
     this.#endpoint = endpoint;
+    this.#lane = Lane.fits(sig) ? new Lane(sig) : undefined;
     this.#outbox = ready ? undefined : [];
     this.#bootDeadline = performance.now() + BOOT_LIMIT_MS;
     // Replies that arrive while this thread's loop is free are taken in at once; the
@@ -95,9 +100,20 @@ export class Connection {
    * `ERR_CROCHET_DATA_CLONE` if an argument cannot cross, and `ReactorStoppedError`
    * if the reactor has stopped.
    */
-  call(wrapper: WrapperId, name: string, args: unknown[], receiver: Receiver): number {
+  call(wrapper: WrapperId, name: string, args: unknown[], receiver: Receiver, direct = false): number {
     this.throwIfStopped();
     const id = this.#nextId++;
+    if (direct && this.#lane !== undefined && this.#outbox === undefined && args.length <= LANE_ARGS) {
+      const fn = this.#wrappers.get(wrapper);
+      if (fn !== undefined && this.#lane.free() && args.every(Lane.carries)) {
+        this.#lane.writeRequest(id, fn, args);
+        Atomics.add(this.#sig, SIG_REQUESTS, 1);
+        // A reactor that is not polling must be woken; one that is sees the doorbell.
+        if (Atomics.load(this.#sig, LANE_HOT) === 0) this.#endpoint.post({ k: Kind.Poke });
+        this.#pending.set(id, receiver);
+        return id;
+      }
+    }
     const transferList: Transferable[] = [];
     for (const arg of args) takeTransfer(arg, transferList);
     // A wrapper is named in full on its first call over this channel, by number after.
@@ -293,9 +309,16 @@ export class Connection {
   #drain(): void {
     for (;;) {
       const received = this.#endpoint.receive();
-      if (received === undefined) return;
+      if (received === undefined) break;
       this.#dispatch(received.message as ReplyMessage);
     }
+    // After the port: what the reactor posted before a lane reply comes first.
+    const lane = this.#lane;
+    if (lane === undefined) return;
+    const id = lane.replyId();
+    if (id === this.#lastLaneReply) return;
+    this.#lastLaneReply = id;
+    this.#dispatch({ k: Kind.Success, id, value: lane.readReply() });
   }
 
   #dispatch(message: ReplyMessage): void {

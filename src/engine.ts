@@ -20,6 +20,7 @@ import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, decodeThrown, encodeFailure, encodeThrown, type WireValue } from './codec.js';
 import { CallContext, runAsCall, takeTransfer } from './context.js';
 import { broadcastEndpoint, channelNames, type Endpoint } from './endpoint.js';
+import { Lane, LANE_HOT } from './lane.js';
 import { CancelledError, CrochetError, TimeoutError } from './errors.js';
 import { trace } from './diagnostics.js';
 import {
@@ -43,7 +44,7 @@ import { deliver, reportError, writeStderr } from './report.js';
 
 /** Who holds a handle on a call: a remote thread (channel + reply id) or a local function. */
 type Subscriber =
-  | { readonly channel: Channel; readonly id: number }
+  | { readonly channel: Channel; readonly id: number; readonly lane?: boolean }
   | { readonly channel: null; readonly settle: (ok: boolean, value: unknown) => void };
 
 /** A call the engine is running. */
@@ -107,11 +108,15 @@ export class Channel {
   #closed = false;
   /** The request doorbell's value when the port was last polled. */
   #rung = 0;
+  /** The channel's direct lane, and the id of the last lane request taken. */
+  readonly #lane: Lane | undefined;
+  #laneSeen = 0;
 
   constructor(engine: Engine, endpoint: Endpoint, sig: Int32Array, keepAlive: boolean) {
     this.#engine = engine;
     this.#endpoint = endpoint;
     this.sig = sig;
+    this.#lane = Lane.fits(sig) ? new Lane(sig) : undefined;
     endpoint.listen((message) => {
       this.#take(message as RequestMessage);
       engine.keepHot();
@@ -119,8 +124,21 @@ export class Channel {
   }
 
   #take(message: RequestMessage): void {
-    this.#queue.push(message);
+    // A lane request with a lower (or the same) id was made before this message.
+    this.#takeLane('id' in message ? message.id : Infinity);
+    if (message.k !== Kind.Poke) this.#queue.push(message);
     if (!this.#holding) this.#pump();
+  }
+
+  /** Queues the lane's request, if there is a new one with an id up to `limit`. */
+  #takeLane(limit: number): void {
+    const lane = this.#lane;
+    if (lane === undefined) return;
+    const id = lane.requestId();
+    if (id === this.#laneSeen || id > limit) return;
+    this.#laneSeen = id;
+    const { fn, args } = lane.readRequest(id);
+    this.#queue.push({ k: Kind.Call, id, fn, args, lane: true });
   }
 
   /** Takes in the messages waiting on the endpoint, without the event loop. Returns how many. */
@@ -133,10 +151,27 @@ export class Channel {
     let count = 0;
     for (;;) {
       const received = this.#endpoint.receive();
-      if (received === undefined) return count;
+      if (received === undefined) break;
       count++;
       this.#take(received.message as RequestMessage);
     }
+    const before = this.#queue.length;
+    this.#takeLane(Infinity);
+    if (this.#queue.length > before) {
+      count++;
+      if (!this.#holding) this.#pump();
+    }
+    return count;
+  }
+
+  /** Whether the caller rang since the port was last polled. */
+  get rang(): boolean {
+    return Atomics.load(this.sig, SIG_REQUESTS) !== this.#rung;
+  }
+
+  /** Tells the caller whether the engine is polling (so it need not poke). */
+  setHot(hot: boolean): void {
+    Atomics.store(this.sig, LANE_HOT, hot ? 1 : 0);
   }
 
   #pump(): void {
@@ -206,7 +241,9 @@ export class Channel {
       fn = lookup.fn;
       this.#functions.set(message.fn, fn);
     }
-    const record = new CallRecord({ channel: this, id: message.id });
+    const record = new CallRecord(
+      message.lane === true ? { channel: this, id: message.id, lane: true } : { channel: this, id: message.id },
+    );
     this.active.set(message.id, record);
     this.#engine.run(record, fn, message.args);
   }
@@ -265,8 +302,15 @@ export class Channel {
   }
 
   /** Sends call `id`'s outcome: a value (moved if `transfer` lists buffers) or a failure. */
-  send(id: number, ok: boolean, payload: unknown, transfer?: readonly Transferable[]): void {
+  send(id: number, ok: boolean, payload: unknown, transfer?: readonly Transferable[], lane = false): void {
     if (this.#closed) return;
+    // A small value for the caller's latest lane request goes back by the lane.
+    if (ok && lane && this.#lane !== undefined && Lane.carries(payload) && this.#lane.requestId() === id) {
+      this.#lane.writeReply(id, payload);
+      Atomics.add(this.sig, SIG_COUNTER, 1);
+      Atomics.notify(this.sig, SIG_COUNTER);
+      return;
+    }
     try {
       if (ok) this.answer({ k: Kind.Success, id, value: payload }, transfer);
       else this.answer({ k: Kind.Failure, id, error: payload as WireValue });
@@ -335,6 +379,7 @@ export class Engine {
     }
     this.#polling = true;
     this.#caught = false;
+    for (const channel of this.#channels) channel.setHot(true);
     setImmediate(this.#poll);
   }
 
@@ -355,6 +400,17 @@ export class Engine {
       this.#caught = true;
     }
     if (now < this.#hotUntil) {
+      setImmediate(this.#poll);
+      return;
+    }
+    // Going cold: say so, then look once more, so that a caller that wrote to the lane
+    // just before it saw the flag drop is not left unheard (it pokes when the flag is 0).
+    for (const channel of this.#channels) channel.setHot(false);
+    let rang = false;
+    for (const channel of this.#channels) if (channel.rang) rang = true;
+    if (rang) {
+      for (const channel of this.#channels) channel.setHot(true);
+      this.#hotUntil = now + Engine.hotMs;
       setImmediate(this.#poll);
       return;
     }
@@ -529,7 +585,7 @@ export class Engine {
         subscriber.settle(ok, value);
       } else {
         subscriber.channel.active.delete(subscriber.id);
-        subscriber.channel.send(subscriber.id, ok, payload, transfer);
+        subscriber.channel.send(subscriber.id, ok, payload, transfer, subscriber.lane === true);
       }
     }
     record.subscribers.length = 0;

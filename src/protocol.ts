@@ -21,6 +21,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { WireValue } from './codec.js';
 import { channelNames } from './endpoint.js';
+import { LANE_BYTES } from './lane.js';
 
 // ---- channel: Int32Array(1) per caller thread --------------------------------------
 
@@ -32,7 +33,7 @@ export const SIG_COUNTER = 0;
  */
 export const SIG_REQUESTS = 1;
 /** Byte length of a channel's shared buffer. */
-export const SIG_BYTES = 8;
+export const SIG_BYTES = LANE_BYTES;
 
 // ---- control block: one per reactor ------------------------------------------------
 
@@ -142,6 +143,8 @@ export const Kind = {
   Shutdown: 13,
   /** caller → reactor: a report of the caller's, for the thread that called setup(). */
   Report: 14,
+  /** caller → reactor: a request waits in the direct lane (wakes a reactor that is not hot). */
+  Poke: 15,
 } as const;
 
 /** Levels of a {@link LogMessage}, as logger method names. */
@@ -156,6 +159,13 @@ export interface CallMessage {
   readonly fn: number;
   readonly wrapper?: WrapperDescriptor;
   readonly args: readonly unknown[];
+  /** Set by the reactor for a call that came by the direct lane (its reply may go back by it). */
+  readonly lane?: true;
+}
+
+/** Caller → reactor: look at the direct lane. */
+export interface PokeMessage {
+  readonly k: typeof Kind.Poke;
 }
 
 /** Where a wrapped function comes from: enough for the reactor to find it. */
@@ -275,7 +285,14 @@ export interface ReportMessage {
 }
 
 export type RequestMessage =
-  CallMessage | CancelMessage | StashMessage | RetrieveMessage | GoodbyeMessage | ShutdownMessage | ReportMessage;
+  | CallMessage
+  | CancelMessage
+  | StashMessage
+  | RetrieveMessage
+  | GoodbyeMessage
+  | ShutdownMessage
+  | ReportMessage
+  | PokeMessage;
 export type ReplyMessage =
   LogMessage | SuccessMessage | FailureMessage | AnswerMessage | UnstashMessage | ReadyMessage | WelcomeMessage;
 

@@ -170,11 +170,17 @@ function blockingCall(
   let done = false;
   let ok = false;
   let outcome: unknown;
-  const callId = connection.call(id, name, args, (success, value) => {
-    done = true;
-    ok = success;
-    outcome = value;
-  });
+  const callId = connection.call(
+    id,
+    name,
+    args,
+    (success, value) => {
+      done = true;
+      ok = success;
+      outcome = value;
+    },
+    true,
+  );
   const observed = observing();
   const started = observed ? performance.now() : 0;
   if (observed) observeStart(callId, name, id);

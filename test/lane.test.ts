@@ -1,0 +1,77 @@
+/**
+ * The direct lane: blocking calls with small primitive arguments and results go through
+ * shared memory. These tests pin its edges: every value kind, values it cannot carry,
+ * order against calls that go by the port, timeouts and late replies.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { TimeoutError } from 'crochet';
+import {
+  busyFor,
+  callCount,
+  countCall,
+  echo,
+  four,
+  hangTagged,
+  increment,
+  slowEcho,
+  startDelayed,
+  wasAborted,
+} from './fixtures/calls.js';
+import { thrown } from './helpers.js';
+
+describe('the direct lane', () => {
+  it('carries every small primitive both ways exactly', () => {
+    const long = 'y'.repeat(64);
+    const values = [0, -0, 1.5, -1e308, Number.NaN, Infinity, -Infinity, true, false, null, undefined, '', 'é😀', long];
+    for (const value of values) assert.ok(Object.is(echo(value), value), String(value));
+    assert.deepEqual(four(1, 'two', null, undefined), [1, 'two', null, undefined]);
+  });
+
+  it('sends what it cannot carry by the port, unchanged', () => {
+    const long = 'z'.repeat(65);
+    assert.equal(echo(long), long);
+    assert.equal(echo(10n), 10n);
+    assert.deepEqual(echo({ a: [1] }), { a: [1] });
+    assert.deepEqual(four(1, 2, 3, 4), [1, 2, 3, 4]);
+  });
+
+  it('keeps call order with calls sent by the port', () => {
+    for (let i = 0; i < 50; i++) {
+      const started = countCall(); // by the port
+      const seen = callCount(); // by the lane, after it
+      assert.equal(started.wait(10_000), seen);
+    }
+  });
+
+  it('never hands a late reply to a later call', () => {
+    for (let i = 0; i < 20; i++) {
+      assert.ok(thrown(() => slowEcho(-1 - i, 20)) instanceof TimeoutError);
+      for (let j = 0; j < 10; j++) assert.equal(increment(i * 100 + j), i * 100 + j + 1);
+    }
+    // The late replies arrive while the calls below wait; none may be taken for theirs.
+    const late = startDelayed(7, 10);
+    for (let j = 0; j < 200; j++) assert.equal(echo(j), j);
+    assert.equal(late.wait(10_000), 7);
+  });
+
+  it('answers every later call correctly when lane calls time out before the reactor takes them', () => {
+    for (let i = 0; i < 5; i++) {
+      // The reactor is busy for 40 ms: the next lane call times out before it is taken,
+      // so the call after it must not write over its slot.
+      assert.ok(thrown(() => busyFor(40)) instanceof TimeoutError);
+      assert.ok(thrown(() => slowEcho(-1, 1)) instanceof TimeoutError);
+      assert.equal(increment(i), i + 1);
+      assert.equal(echo(`after ${i}`), `after ${i}`);
+    }
+  });
+
+  it('aborts the signal of a lane call that times out', () => {
+    for (let tag = 1; tag <= 10; tag++) {
+      assert.ok(thrown(() => hangTagged(tag)) instanceof TimeoutError);
+      let aborted = false;
+      for (let tries = 0; tries < 1000 && !aborted; tries++) aborted = wasAborted(tag);
+      assert.ok(aborted, `call ${tag} saw its signal abort`);
+    }
+  });
+});
