@@ -74,6 +74,9 @@ interface StashEntry {
   readonly handle: unknown;
 }
 
+/** Calls further apart than this (ms) are sparse: keeping hot for them is a waste. */
+const SPARSE_MS = 1;
+
 /** Modules imported (or tried) here: `true`, or the error that stopped the import. */
 const imported = new Map<string, true | { readonly error: unknown }>();
 
@@ -371,7 +374,18 @@ export class Engine {
       this.#resting--;
       return;
     }
-    this.#hotUntil = performance.now() + Engine.hotMs;
+    const now = performance.now();
+    if (this.#coldSince >= 0) {
+      // The last hot spell caught nothing. It was a waste only if calls really come far
+      // apart; a call that came soon after it merely missed it.
+      if (now - this.#coldSince < SPARSE_MS) this.#misses = 0;
+      else if (++this.#misses >= 4) {
+        this.#misses = 0;
+        this.#resting = 32;
+      }
+      this.#coldSince = -1;
+    }
+    this.#hotUntil = now + Engine.hotMs;
     if (this.#polling) {
       // A message while hot, even if the loop's own listener took it: hot pays.
       this.#caught = true;
@@ -387,6 +401,8 @@ export class Engine {
   static hotMs = 0.1;
   /** Hot spells in a row that caught nothing (calls come too far apart to gain). */
   #misses = 0;
+  /** When the last hot spell ended without catching anything (-1: it caught something). */
+  #coldSince = -1;
   /** Messages left to take without going hot, after too many misses. */
   #resting = 0;
   #caught = false;
@@ -416,12 +432,9 @@ export class Engine {
     }
     this.#polling = false;
     // Adapt: when calls come too far apart for the hot spell to catch them, stop burning
-    // CPU on it for a while.
+    // CPU on it for a while (judged when the next call comes).
     if (this.#caught) this.#misses = 0;
-    else if (++this.#misses >= 4) {
-      this.#misses = 0;
-      this.#resting = 32;
-    }
+    else this.#coldSince = now;
   };
 
   /** Sends records of reactor code to `channel` (the thread that called setup()). */
