@@ -153,7 +153,7 @@ export class Connection {
       this.#drain();
       if (isDone()) {
         // Only a call that spun tells whether spinning pays.
-        if (spin !== 0) this.#spin.record(spin > 0, performance.now() - (deadline - timeout));
+        if (spin !== 0) this.#spin.record(spin > 0);
         return true;
       }
       if (this.#checkStopped()) return true;
@@ -409,13 +409,9 @@ class Spin {
     return Spin.limit;
   }
 
-  /**
-   * Records whether the reply came while spinning, and how long the call took (ms). Only
-   * calls much longer than the spin make spinning a waste; a reply that came soon after
-   * the spin gave up (a thread had to be woken) says nothing against it.
-   */
-  record(hit: boolean, elapsed: number): void {
-    if (hit || elapsed < 1) {
+  /** Records whether the reply came while spinning. */
+  record(hit: boolean): void {
+    if (hit) {
       this.#misses = 0;
       return;
     }
