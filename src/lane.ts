@@ -18,6 +18,9 @@
  * request was written, so they are already in the port's queue).
  */
 
+// The channel's shared buffer, as Int32 indexes: 0 and 1 are the reply counter and the
+// request doorbell (SIG_COUNTER and SIG_REQUESTS in protocol.ts); the lane starts at 2.
+
 /** Index (Int32) of the flag the reactor sets while it polls (hot). */
 export const LANE_HOT = 2;
 /** Index of the id of the latest lane request (0: none yet). Written last. */

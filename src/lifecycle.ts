@@ -201,8 +201,10 @@ export function noSetup(): void {
  * `callee` names the caller for the error message: a wrapped function's name when
  * `isWrapper`.
  *
+ * Whether the reactor has stopped is checked by the connection's own methods (every
+ * call and request checks it), not here, to keep it off the blocking call's path twice.
+ *
  * @throws {CrochetError} `ERR_CROCHET_NOT_SET_UP` if there is no reactor.
- * @throws {ReactorStoppedError} if the reactor has stopped.
  */
 export function requireConnection(callee: string, isWrapper = false): Connection {
   // A reactor that was shut down may have been replaced by a fresh one.
@@ -215,7 +217,6 @@ export function requireConnection(callee: string, isWrapper = false): Connection
       `${what} was called, but no reactor is running: call setup() from crochet once at start-up (or noSetup() on the main thread of a server), before the first call of a wrapped function`,
     );
   }
-  connection.throwIfStopped();
   return connection;
 }
 
