@@ -26,5 +26,15 @@ try {
   early.startError = error;
 }
 
-const { watch } = await import('./watch.js');
-watch(data, reactor, early);
+try {
+  const { watch } = await import('./watch.js');
+  watch(data, reactor, early);
+} catch (error) {
+  // Without its watcher nobody would see the reactor die: stop it now, and wake the
+  // creating thread (which learns only that the reactor stopped).
+  Atomics.store(data.control, CTL_STATE, State.Stopped);
+  Atomics.add(data.sig, 0, 1);
+  Atomics.notify(data.sig, 0);
+  void reactor?.terminate();
+  throw error;
+}
