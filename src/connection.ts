@@ -23,6 +23,8 @@ import {
   Kind,
   LEVELS,
   SIG_COUNTER,
+  SIG_PARKED,
+  SIG_POSTED,
   SIG_REQUESTS,
   State,
   markStopped,
@@ -58,6 +60,8 @@ export class Connection {
   /** The direct lane of this channel, for small blocking calls. */
   readonly #lane: Lane | undefined;
   #lastLaneReply = 0;
+  /** The reply doorbell's value when the port was last read (-1: read it next time). */
+  #posted = -1;
   readonly #pending = new Map<number, Receiver>();
   /** The channel's numbers for the wrappers called over it. */
   readonly #wrappers = new Map<WrapperId, number>();
@@ -107,8 +111,7 @@ export class Connection {
       const fn = this.#wrappers.get(wrapper);
       if (fn !== undefined && this.#lane.free() && args.every(Lane.carries)) {
         this.#lane.writeRequest(id, fn, args);
-        Atomics.add(this.#sig, SIG_REQUESTS, 1);
-        // A reactor that is not polling must be woken; one that is sees the doorbell.
+        // A reactor that is not polling must be woken; one that is sees the request id.
         if (Atomics.load(this.#sig, LANE_HOT) === 0) this.#endpoint.post({ k: Kind.Poke });
         this.#pending.set(id, receiver);
         return id;
@@ -144,8 +147,21 @@ export class Connection {
    * first, so `isDone()` then holds for them.
    */
   block(isDone: () => boolean, timeout: number): boolean {
-    const deadline = performance.now() + timeout;
     let spin = this.#spin.budget();
+    // Most short calls are answered within a few microseconds: look for that first,
+    // before even reading the clock.
+    if (spin > 0) {
+      const seen = Atomics.load(this.#sig, SIG_COUNTER);
+      this.#drain();
+      if (isDone()) {
+        this.#spin.record(true);
+        return true;
+      }
+      for (let i = 0; i < QUICK_SPINS; i++) {
+        if (Atomics.load(this.#sig, SIG_COUNTER) !== seen) break;
+      }
+    }
+    const deadline = performance.now() + timeout;
     for (;;) {
       // Read the counter before draining: a reply posted after the drain moves the
       // counter past `seen`, so the wait below returns at once instead of sleeping.
@@ -165,7 +181,14 @@ export class Connection {
         if (spinFor(this.#sig, seen, Math.min(spin, remaining))) continue;
         spin = -1;
       }
-      Atomics.wait(this.#sig, SIG_COUNTER, seen, Math.min(remaining, SLICE_MS));
+      // Say so before parking: the reactor wakes only parked callers. (It bumps the
+      // counter, then reads the flag; so either it sees the flag, or the wait sees the
+      // counter moved.)
+      Atomics.store(this.#sig, SIG_PARKED, 1);
+      const woke = Atomics.wait(this.#sig, SIG_COUNTER, seen, Math.min(remaining, SLICE_MS));
+      Atomics.store(this.#sig, SIG_PARKED, 0);
+      // After a slice that nothing ended, read the port even if its doorbell did not move.
+      if (woke === 'timed-out') this.#posted = -1;
     }
   }
 
@@ -307,10 +330,11 @@ export class Connection {
   }
 
   #drain(): void {
-    for (;;) {
-      const received = this.#endpoint.receive();
-      if (received === undefined) break;
-      this.#dispatch(received.message as ReplyMessage);
+    // Read the port only when something was posted to it since the last look.
+    const posted = Atomics.load(this.#sig, SIG_POSTED);
+    if (posted !== this.#posted) {
+      this.#posted = posted;
+      this.#receiveAll();
     }
     // After the port: what the reactor posted before a lane reply comes first.
     const lane = this.#lane;
@@ -319,6 +343,14 @@ export class Connection {
     if (id === this.#lastLaneReply) return;
     this.#lastLaneReply = id;
     this.#dispatch({ k: Kind.Success, id, value: lane.readReply() });
+  }
+
+  #receiveAll(): void {
+    for (;;) {
+      const received = this.#endpoint.receive();
+      if (received === undefined) break;
+      this.#dispatch(received.message as ReplyMessage);
+    }
   }
 
   #dispatch(message: ReplyMessage): void {
@@ -421,6 +453,9 @@ class Spin {
     }
   }
 }
+
+/** Counter reads a caller makes before it first reads the clock (a few microseconds). */
+const QUICK_SPINS = 1024;
 
 /** Sets how long a caller spins before it parks, in ms (0: never spin). */
 export function setSpin(ms: number): void {

@@ -6,20 +6,22 @@
  * trip is allowed to. So a channel's shared buffer also holds one request slot and one
  * reply slot. A `waitFor` call whose arguments are all small primitives writes them into
  * the request slot, then its id (last, so the id published means the arguments are
- * there), then rings the doorbell. A reactor that is hot polls the doorbell and takes
- * the request; one that is not is woken with a tiny `Poke` message on the port. The
- * reply takes the reply slot the same way (value first, id last) when it is a small
- * primitive and its call is still the caller's latest lane request; any other reply goes
- * over the port as usual.
+ * there). A reactor that is hot polls the id and takes the request; one that is not is
+ * woken with a tiny `Poke` message on the port. The reply takes the reply slot the same
+ * way (value first, id last) when it is a small primitive and its call is still the
+ * caller's latest lane request; any other reply goes over the port as usual. The
+ * reactor notifies a caller only when it is parked, and a caller reads its port only
+ * when the reactor rang the reply doorbell: a lane call costs no system call at all.
  *
  * Order is kept by ids: ids are issued in call order and shared by both paths, so the
  * reactor takes the lane request before any port message with the same or a higher id,
- * and after every port message with a lower one (those were posted before the lane
- * request was written, so they are already in the port's queue).
+ * and after every port message with a lower one (those were posted, and the request
+ * doorbell rung, before the lane request was written; the reactor reads the lane's id
+ * before the doorbell, so it sees them).
  */
 
-// The channel's shared buffer, as Int32 indexes: 0 and 1 are the reply counter and the
-// request doorbell (SIG_COUNTER and SIG_REQUESTS in protocol.ts); the lane starts at 2.
+// The channel's shared buffer, as Int32 indexes: 0, 1, 18 and 19 are the protocol's
+// (protocol.ts); the lane has 2 to 17, and bytes from 128 on.
 
 /** Index (Int32) of the flag the reactor sets while it polls (hot). */
 export const LANE_HOT = 2;

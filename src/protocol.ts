@@ -2,7 +2,7 @@
  * The wire protocol between caller threads and the reactor.
  *
  * Design note. Every caller thread owns one *channel*: a `MessagePort` to the reactor
- * and a 4-byte `SharedArrayBuffer` holding a notification counter. A caller posts a
+ * and a `SharedArrayBuffer` holding a notification counter (and the direct lane). A caller posts a
  * request on its port, then parks in `Atomics.wait` on the counter. The reactor posts
  * the reply on the same port *first* and bumps the counter *second*, so a caller that
  * reads the counter, drains its port, and then waits for the counter to move can never
@@ -23,7 +23,9 @@ import type { WireValue } from './codec.js';
 import { channelNames } from './endpoint.js';
 import { LANE_BYTES } from './lane.js';
 
-// ---- channel: Int32Array(1) per caller thread --------------------------------------
+// ---- channel: the caller thread's shared buffer -------------------------------------
+// Int32 indexes 0, 1, 18 and 19 are the protocol's; 2 to 17 and bytes from 128 on are
+// the direct lane's (lane.ts).
 
 /** Index of the notification counter in a channel's buffer. Only ever incremented. */
 export const SIG_COUNTER = 0;
@@ -32,6 +34,17 @@ export const SIG_COUNTER = 0;
  * waited on). A hot reactor polls it, which is far cheaper than polling the port.
  */
 export const SIG_REQUESTS = 1;
+/**
+ * Index of the flag a caller sets while it is parked in `Atomics.wait`. The reactor
+ * wakes it (`Atomics.notify`) only then; a caller that spins sees the counter move.
+ */
+export const SIG_PARKED = 18;
+/**
+ * Index of the reply doorbell: bumped after every message posted to the caller, before
+ * the counter. A caller reads its port only when this moved, since most replies come by
+ * the lane.
+ */
+export const SIG_POSTED = 19;
 /** Byte length of a channel's shared buffer. */
 export const SIG_BYTES = LANE_BYTES;
 
@@ -340,6 +353,7 @@ export function welcome(hello: HelloMessage, control: Int32Array): void {
   const reply = new BroadcastChannel(channelNames(hello.name).toCaller);
   reply.postMessage(message);
   reply.close();
+  Atomics.add(hello.sig, SIG_POSTED, 1);
   Atomics.add(hello.sig, SIG_COUNTER, 1);
   Atomics.notify(hello.sig, SIG_COUNTER);
 }

@@ -11,6 +11,7 @@ import {
   callCount,
   countCall,
   echo,
+  echoAfter,
   four,
   hangTagged,
   increment,
@@ -63,6 +64,19 @@ describe('the direct lane', () => {
       assert.ok(thrown(() => slowEcho(-1, 1)) instanceof TimeoutError);
       assert.equal(increment(i), i + 1);
       assert.equal(echo(`after ${i}`), `after ${i}`);
+    }
+  });
+
+  it('wakes a caller that parked, whether its reply comes by the lane or by the port', () => {
+    // Replies after 0, 1 or 2 ms: the caller spins for the first and parks for the
+    // others (and, after many parked calls in a row, stops spinning for a while). The
+    // reactor must wake it exactly when it is parked, and it must read its port
+    // whenever a reply was posted there.
+    for (let i = 0; i < 60; i++) {
+      const ms = i % 3;
+      if (i % 2 === 0) assert.equal(echoAfter(i, ms), i);
+      else assert.deepEqual(echoAfter({ i }, ms), { i });
+      assert.equal(increment(i), i + 1);
     }
   });
 
