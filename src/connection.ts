@@ -158,7 +158,13 @@ export class Connection {
         return true;
       }
       for (let i = 0; i < QUICK_SPINS; i++) {
-        if (Atomics.load(this.#sig, SIG_COUNTER) !== seen) break;
+        if (Atomics.load(this.#sig, SIG_COUNTER) === seen) continue;
+        this.#drain();
+        if (isDone()) {
+          this.#spin.record(true);
+          return true;
+        }
+        break;
       }
     }
     const deadline = performance.now() + timeout;

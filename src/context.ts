@@ -65,7 +65,7 @@ export function runAsCall(
   fn: (...args: unknown[]) => unknown,
   args: readonly unknown[],
 ): unknown {
-  return calls.run(context, () => fn(...args));
+  return calls.run(context, fn, ...args);
 }
 
 const transfers = new WeakMap<object, Transferable[]>();

@@ -639,7 +639,7 @@ export class Engine {
     let transfer: Transferable[] | undefined;
     if (!ok) {
       if (remote > 0 || entries > 0) payload = encodeFailure(value);
-    } else if (remote === 1 && !kept) {
+    } else if (remote === 1 && !kept && typeof value === 'object' && value !== null) {
       // Only one thread gets this value, so the buffers marked with transfer() can move.
       transfer = [];
       takeTransfer(value, transfer);
