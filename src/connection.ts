@@ -40,6 +40,8 @@ import { deliver } from './report.js';
 
 /** The longest a caller parks before it checks the reactor's state again. */
 const SLICE_MS = 250;
+/** How long a thread waits for its channel to open before it says hello again (doubling). */
+const HELLO_RETRY_MS = 10;
 /**
  * How long the supervisor thread may take to start. It runs only crochet's own small
  * module, so running out of this means threads cannot start at all.
@@ -71,6 +73,12 @@ export class Connection {
   readonly #bootDeadline: number;
   /** Requests held until the reactor has opened this channel (broadcast channels only). */
   #outbox: { message: RequestMessage; transfer: Transferable[] }[] | undefined;
+  /**
+   * Says hello to the directory again (broadcast channels only). A hello posted before
+   * the directory listens is lost, so it is repeated until the channel opens.
+   */
+  readonly #hello: (() => void) | undefined;
+  #helloAfter = HELLO_RETRY_MS;
   #nextId = 1;
   readonly #spin = new Spin();
   #stopped: unknown = undefined;
@@ -80,8 +88,15 @@ export class Connection {
    * `control` may come later (with the directory's welcome); `ready` is false for a
    * broadcast channel the reactor has yet to open.
    */
-  constructor(control: Int32Array | undefined, sig: Int32Array, endpoint: Endpoint, ready: boolean) {
+  constructor(
+    control: Int32Array | undefined,
+    sig: Int32Array,
+    endpoint: Endpoint,
+    ready: boolean,
+    hello?: () => void,
+  ) {
     this.#control = control;
+    this.#hello = hello;
     this.#sig = sig;
     this.#endpoint = endpoint;
     this.#lane = Lane.fits(sig) ? new Lane(sig) : undefined;
@@ -191,8 +206,14 @@ export class Connection {
       // counter, then reads the flag; so either it sees the flag, or the wait sees the
       // counter moved.)
       Atomics.store(this.#sig, SIG_PARKED, 1);
-      const woke = Atomics.wait(this.#sig, SIG_COUNTER, seen, Math.min(remaining, SLICE_MS));
+      const greeting = this.#outbox !== undefined && this.#hello !== undefined;
+      const slice = Math.min(remaining, greeting ? this.#helloAfter : SLICE_MS);
+      const woke = Atomics.wait(this.#sig, SIG_COUNTER, seen, slice);
       Atomics.store(this.#sig, SIG_PARKED, 0);
+      if (greeting && woke === 'timed-out' && this.#outbox !== undefined) {
+        this.#hello?.();
+        this.#helloAfter = Math.min(this.#helloAfter * 2, SLICE_MS);
+      }
       // After a slice that nothing ended, read the port even if its doorbell did not move.
       if (woke === 'timed-out') this.#posted = -1;
     }

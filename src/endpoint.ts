@@ -47,6 +47,7 @@ export function broadcastEndpoint(sendName: string, receiveName: string): Endpoi
   const sender = new BroadcastChannel(sendName);
   const receiver = new BroadcastChannel(receiveName);
   sender.unref();
+  let closed = false;
   return {
     post(message, transfer) {
       sender.postMessage(message);
@@ -56,6 +57,8 @@ export function broadcastEndpoint(sendName: string, receiveName: string): Endpoi
       }
     },
     receive() {
+      // A closed BroadcastChannel is no longer a port at all: reading it would throw.
+      if (closed) return undefined;
       return receiveMessageOnPort(receiver as unknown as MessagePort);
     },
     listen(handler, keepAlive) {
@@ -66,6 +69,7 @@ export function broadcastEndpoint(sendName: string, receiveName: string): Endpoi
       else receiver.unref();
     },
     close() {
+      closed = true;
       sender.close();
       receiver.close();
     },

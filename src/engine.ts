@@ -161,7 +161,8 @@ export class Channel {
     const rung = Atomics.load(this.sig, SIG_REQUESTS);
     if (rung !== this.#rung) {
       this.#rung = rung;
-      for (;;) {
+      // A goodbye taken in this loop closes the channel: stop reading it then.
+      while (!this.#closed) {
         const received = this.#endpoint.receive();
         if (received === undefined) break;
         count++;
@@ -365,6 +366,8 @@ export class Channel {
 export class Engine {
   readonly #control: Int32Array;
   readonly #channels = new Set<Channel>();
+  /** Names of the broadcast channels opened so far. */
+  readonly #opened = new Set<string>();
   readonly #stash = new Map<string, StashEntry>();
   readonly #hooks: (() => unknown)[] = [];
   #logTo: Channel | undefined;
@@ -581,6 +584,9 @@ export class Engine {
    * requests may flow.
    */
   openBroadcast(name: string, sig: Int32Array, keepAlive: boolean): void {
+    // A thread repeats its hello until its channel opens: open each channel once.
+    if (this.#opened.has(name)) return;
+    this.#opened.add(name);
     const names = channelNames(name);
     const channel = this.addChannel(broadcastEndpoint(names.toCaller, names.toReactor), sig, keepAlive);
     channel.answer({ k: Kind.Ready });

@@ -239,11 +239,14 @@ function discover(): Connection | undefined {
   const name = `crochet:${randomUUID()}`;
   const names = channelNames(name);
   const endpoint = broadcastEndpoint(names.toReactor, names.toCaller);
-  const found = new Connection(hint?.control, sig, endpoint, false);
   const hello: HelloMessage = { k: Kind.Hello, name, sig };
-  const directory = new BroadcastChannel(DIRECTORY);
-  directory.postMessage(hello);
-  directory.close();
+  const sayHello = (): void => {
+    const directory = new BroadcastChannel(DIRECTORY);
+    directory.postMessage(hello);
+    directory.close();
+  };
+  const found = new Connection(hint?.control, sig, endpoint, false, sayHello);
+  sayHello();
   if (hint !== undefined) setSpin(hint.spin);
   // With a hint the reactor surely exists; the channel opens while the first call waits.
   if (hint === undefined && !found.block(() => found.welcomed, DISCOVERY_MS)) {

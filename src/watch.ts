@@ -27,6 +27,7 @@ export function watch(
   const { control } = data;
   const sigs = [data.sig];
   const directory = new BroadcastChannel(DIRECTORY);
+  const greeted = new Set<string>();
 
   const stop = (cause: unknown): void => {
     // A reactor that died while writing its own cause leaves `Stopping`: finish for it.
@@ -61,9 +62,13 @@ export function watch(
   directory.onmessage = (event) => {
     const hello = (event as MessageEvent).data as HelloMessage;
     if (hello.k !== Kind.Hello) return;
-    sigs.push(hello.sig);
+    // A thread says hello again while it waits (its first may have come before this
+    // thread listened): welcome it each time, but open its channel once.
+    const again = greeted.has(hello.name);
+    greeted.add(hello.name);
+    if (!again) sigs.push(hello.sig);
     welcome(hello, control);
-    if (Atomics.load(control, CTL_STATE) === State.Stopped) return;
+    if (again || Atomics.load(control, CTL_STATE) === State.Stopped) return;
     const open: OpenChannel = { name: hello.name, sig: hello.sig };
     reactor.postMessage(open);
   };

@@ -218,4 +218,16 @@ describe('the fast path', () => {
       assert.deepEqual(lastJson(exit), { right: 2000, timeouts: 20 });
     });
   }
+  it('closes the channel of a worker that exits while the reactor is busy with calls, without an error', async () => {
+    const exit = await runFixture('proc-goodbye.js', { killAfter: 60_000 });
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.equal(exit.stderr, '');
+    assert.deepEqual(lastJson(exit), { results: [500, 500, 500, 500, 500, 500] });
+  });
+  it('lets workers started right after setup() find the reactor promptly', async () => {
+    const exit = await runFixture('proc-early-worker.js');
+    assert.equal(exit.code, 0, exit.stderr);
+    const found = { value: 42, promptly: true };
+    assert.deepEqual(lastJson(exit), [found, found, found]);
+  });
 });
