@@ -1,30 +1,51 @@
 /**
- * A blocking DNS lookup with a timeout: the first example of the original Crochet.
+ * A blocking DNS lookup with a timeout: the first example of the original Crochet
+ * (`blockingdns.py` and `async.py`).
  *
- * Run it with `npm run example -- blocking-dns <hostname>`; `localhost` works offline.
+ *     npm run example -- blocking-dns localhost                      # the system's resolver
+ *     npm run example -- blocking-dns example.org --server 1.1.1.1   # ask a DNS server
+ *
+ * The lookup is asynchronous code that runs in the reactor; the application calls it as
+ * a plain blocking function, which throws crochet's `TimeoutError` if no answer came
+ * within 5 seconds.
  */
-import { lookup } from 'node:dns/promises';
+import { lookup, Resolver } from 'node:dns/promises';
+import { parseArgs } from 'node:util';
 import { abortSignal, isReactorThread, setup, waitFor } from 'crochet';
 
 setup();
 
 /**
- * Looks up the IP address of `name`.
+ * Looks up the IPv4 address of `name`: with the system's resolver, or by asking the DNS
+ * server at `server` (`host` or `host:port`).
  *
  * Unlike a plain synchronous lookup, which can take any amount of time, this one throws
- * crochet's `TimeoutError` if no answer arrived within 5 seconds.
+ * `TimeoutError` if no answer arrived within 5 seconds.
  */
-export const gethostbyname = waitFor({ timeout: 5000 })(async function gethostbyname(name: string): Promise<string> {
-  const signal = abortSignal();
-  const { address } = await lookup(name);
-  signal.throwIfAborted();
+export const gethostbyname = waitFor({ timeout: 5000 })(async function gethostbyname(
+  name: string,
+  server?: string,
+): Promise<string> {
+  if (server === undefined) {
+    const { address } = await lookup(name, { family: 4 });
+    return address;
+  }
+  const resolver = new Resolver({ timeout: 30_000, tries: 1 });
+  resolver.setServers([server]);
+  // When the caller gives up, stop asking.
+  abortSignal().addEventListener('abort', () => {
+    resolver.cancel();
+  });
+  const [address] = await resolver.resolve4(name);
+  if (address === undefined) throw new Error(`${name} has no IPv4 address`);
   return address;
 });
 
 // The application: plain blocking code, with no event loop in sight. Guarded, because
 // the reactor imports this module too, to find gethostbyname.
 if (!isReactorThread()) {
-  const name = process.argv[2] ?? 'localhost';
-  const ip = gethostbyname(name);
+  const { values, positionals } = parseArgs({ options: { server: { type: 'string' } }, allowPositionals: true });
+  const name = positionals[0] ?? 'localhost';
+  const ip = gethostbyname(name, values.server);
   console.log(`${name} -> ${ip}`);
 }

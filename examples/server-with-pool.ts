@@ -12,11 +12,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { noSetup } from 'crochet';
 import { Piscina } from 'piscina';
-import type { Request, Response } from './server-handlers.js';
+import type { Request, Response } from './support/server-handlers.js';
 
 noSetup();
 
-const pool = new Piscina({ filename: new URL('./server-handlers.js', import.meta.url).href, maxThreads: 4 });
+const pool = new Piscina({ filename: new URL('./support/server-handlers.js', import.meta.url).href, maxThreads: 4 });
 
 const server = createServer((request, response) => {
   const task: Request = { method: request.method ?? 'GET', url: request.url ?? '/' };

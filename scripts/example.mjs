@@ -7,7 +7,7 @@ const directory = fileURLToPath(new URL('../build/examples/', import.meta.url));
 const [name, ...args] = process.argv.slice(2);
 const available = existsSync(directory)
   ? readdirSync(directory)
-      .filter((file) => file.endsWith('.js'))
+      .filter((file) => file.endsWith('.js') && !file.endsWith('.test.js'))
       .map((file) => file.slice(0, -3))
   : [];
 if (name === undefined || !available.includes(name)) {

@@ -44,6 +44,10 @@ export class CrochetError extends Error {
     Object.defineProperty(this, kBrand, { value: code, enumerable: false });
   }
 
+  /**
+   * `instanceof` also recognises errors made by another copy of this package (two
+   * versions installed side by side), by the code they carry.
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     // Another copy of this package made the error: match it by its brand.
@@ -61,6 +65,7 @@ Object.defineProperty(CrochetError.prototype, 'name', { value: 'CrochetError', w
  * aborted with this error as its reason; a `wait()` timeout changes nothing.
  */
 export class TimeoutError extends CrochetError {
+  /** The `code` of these errors, by which `instanceof` knows them across copies of the package. */
   static readonly brandCode = 'ERR_CROCHET_TIMEOUT';
   constructor(message = 'The operation timed out', options?: ErrorOptions) {
     super('ERR_CROCHET_TIMEOUT', message, options);
@@ -73,6 +78,7 @@ Object.defineProperty(TimeoutError.prototype, 'name', { value: 'TimeoutError', w
  * will ever arrive. When the reactor died, `cause` says why.
  */
 export class ReactorStoppedError extends CrochetError {
+  /** The `code` of these errors, by which `instanceof` knows them across copies of the package. */
   static readonly brandCode = 'ERR_CROCHET_REACTOR_STOPPED';
   constructor(message = 'The reactor has stopped; no result will arrive', options?: ErrorOptions) {
     super('ERR_CROCHET_REACTOR_STOPPED', message, options);
@@ -86,6 +92,7 @@ Object.defineProperty(ReactorStoppedError.prototype, 'name', {
 
 /** The result was cancelled with `cancel()` before it was known. */
 export class CancelledError extends CrochetError {
+  /** The `code` of these errors, by which `instanceof` knows them across copies of the package. */
   static readonly brandCode = 'ERR_CROCHET_CANCELLED';
   constructor(message = 'The operation was cancelled', options?: ErrorOptions) {
     super('ERR_CROCHET_CANCELLED', message, options);

@@ -17,9 +17,13 @@ import { LEVELS, type Level } from './protocol.js';
  * `console` formats it, without the trailing newline.
  */
 export interface Logger {
+  /** Gets `console.debug` and `console.trace` writes. */
   debug(message: string): unknown;
+  /** Gets `console.log` and `console.info` writes, and other writes to stdout. */
   info(message: string): unknown;
+  /** Gets `console.warn` writes and process warnings. */
   warn(message: string): unknown;
+  /** Gets `console.error` writes, other writes to stderr, and crochet's error reports. */
   error(message: string): unknown;
 }
 
