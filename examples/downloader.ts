@@ -128,6 +128,12 @@ if (!isReactorThread()) {
     });
     response.end(`<!doctype html><title>Downloader</title><p>${body}</p>\n`);
   });
+  server.on('error', (error) => {
+    console.error(
+      `Cannot serve on 127.0.0.1:${values.port}: ${error.message}. Choose another port with --port <number>.`,
+    );
+    process.exitCode = 1;
+  });
   server.listen(Number(values.port), '127.0.0.1', () => {
     const { port } = server.address() as AddressInfo;
     console.log(`Each visitor downloads ${url}`);

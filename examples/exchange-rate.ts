@@ -170,6 +170,12 @@ if (!isReactorThread()) {
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     response.end(page(eurusd.pair, eurusd.latestValue()));
   });
+  server.on('error', (error) => {
+    console.error(
+      `Cannot serve on 127.0.0.1:${values.port}: ${error.message}. Choose another port with --port <number>.`,
+    );
+    process.exitCode = 1;
+  });
   server.listen(Number(values.port), '127.0.0.1', () => {
     const { port } = server.address() as AddressInfo;
     console.log(`Downloading EURUSD from ${feed} every ${every} s`);

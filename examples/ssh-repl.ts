@@ -124,6 +124,12 @@ if (!isReactorThread()) {
     response.writeHead(200, { 'content-type': 'text/plain' });
     response.end('Welcome to my boring web server!\n');
   });
+  web.on('error', (error) => {
+    console.error(
+      `Cannot serve on 127.0.0.1:${values.port}: ${error.message}. Choose another port with --port <number>.`,
+    );
+    process.exitCode = 1;
+  });
   web.listen(Number(values.port), '127.0.0.1', () => {
     const { port } = web.address() as AddressInfo;
     const sshPort = startSshServer(Number(values['ssh-port']), values.user ?? 'admin', values.password ?? '', {

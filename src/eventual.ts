@@ -6,6 +6,7 @@
  * so that any thread of the process can retrieve them.
  */
 import { randomUUID } from 'node:crypto';
+import { inspect, type InspectOptionsStylized } from 'node:util';
 import { encodeFailure } from './codec.js';
 import { expectedFailures, unknownResult, type Connection } from './connection.js';
 import { channels } from './diagnostics.js';
@@ -66,6 +67,19 @@ export class EventualResult<T> {
     setSource = (result, source) => {
       if (result.#state === PENDING) result.#source = source;
     };
+  }
+
+  /**
+   * How `console.log` and `util.inspect` show a result: `EventualResult { <pending> }`,
+   * `EventualResult { 3 }`, or `EventualResult { <failed> Error: ... }`, as far as this
+   * thread knows now. Looking does not count as retrieving a failure.
+   */
+  [inspect.custom](depth: number, options: InspectOptionsStylized): string {
+    if (this.#state === PENDING) return `EventualResult { ${options.stylize('<pending>', 'special')} }`;
+    if (depth < 0) return options.stylize('[EventualResult]', 'special');
+    const inner = options.depth === null || options.depth === undefined ? options.depth : options.depth - 1;
+    const shown = inspect(this.#value, { ...options, depth: inner });
+    return this.#state === FAILED ? `EventualResult { <failed> ${shown} }` : `EventualResult { ${shown} }`;
   }
 
   /** Not for use: results come from `runInReactor` wrappers and `retrieveResult()`. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { inspect } from 'node:util';
 import {
   CancelledError,
   CrochetError,
@@ -23,6 +24,21 @@ describe('runInReactor and EventualResult', () => {
     const result = startEcho(123);
     assert.ok(result instanceof EventualResult);
     assert.equal(result.wait(10_000), 123);
+  });
+
+  it('shows its state when inspected, without counting as retrieving a failure', () => {
+    const gateOf = gate();
+    const pending = startWhenOpen(gateOf);
+    assert.equal(inspect(pending), 'EventualResult { <pending> }');
+    open(gateOf, 7);
+    pending.wait(10_000);
+    assert.equal(inspect(pending), 'EventualResult { 7 }');
+    const value = startEcho({ a: [1] });
+    value.wait(10_000);
+    assert.equal(inspect(value), 'EventualResult { { a: [ 1 ] } }');
+    const failed = startRaise(new RangeError('nope'));
+    thrown(() => failed.wait(10_000));
+    assert.match(inspect(failed), /^EventualResult \{ <failed> RangeError: nope/);
   });
 
   it('never throws the function error at the call; wait() throws it', () => {

@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
@@ -134,6 +136,19 @@ describe('examples/exchange-rate', () => {
     } finally {
       const exit = await app.stop();
       assert.equal(exit.code, 0, exit.stderr);
+    }
+  });
+
+  it('says which port is taken, and how to choose another, instead of crashing', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = taken.address() as AddressInfo;
+      const result = await runExample('exchange-rate', ['--port', String(port)]);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, new RegExp(`Cannot serve on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*--port <number>`));
+    } finally {
+      taken.close();
     }
   });
 
