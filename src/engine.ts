@@ -301,13 +301,15 @@ export class Channel {
       return;
     }
     this.#engine.released(entry, message.stashId);
-    this.answer({ k: Kind.Answer, id: message.id, found: true });
+    // A known outcome goes first, so that it is there when retrieveResult() returns (the
+    // caller listens for the reply id before it asks).
     if (entry.outcome !== undefined) {
       this.sendOutcome(message.reply, entry.outcome);
     } else if (entry.record !== undefined) {
       entry.record.subscribers.push({ channel: this, id: message.reply });
       this.active.set(message.reply, entry.record);
     }
+    this.answer({ k: Kind.Answer, id: message.id, found: true });
   }
 
   /** Posts a reply, then bumps the counter (see the protocol's design note). */

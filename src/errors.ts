@@ -111,3 +111,12 @@ export const crochetErrorClasses = {
   ReactorStoppedError,
   CancelledError,
 } as const;
+
+/**
+ * Points `error`'s stack at the caller of `fn`. Where the runtime finds no frame of `fn`
+ * (Bun, for some functions) and would leave no frame at all, keeps the whole stack.
+ */
+export function stackFrom(error: Error, fn: (...args: never[]) => unknown): void {
+  Error.captureStackTrace(error, fn);
+  if (!(error.stack ?? '').includes('\n')) Error.captureStackTrace(error, stackFrom);
+}

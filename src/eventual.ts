@@ -11,7 +11,7 @@ import { encodeFailure } from './codec.js';
 import { expectedFailures, unknownResult, type Connection } from './connection.js';
 import { channels } from './diagnostics.js';
 import type { CallRecord } from './engine.js';
-import { CancelledError, CrochetError, TimeoutError } from './errors.js';
+import { CancelledError, CrochetError, stackFrom, TimeoutError } from './errors.js';
 import { requireConnection } from './lifecycle.js';
 import { checkTimeout, describe } from './options.js';
 import { reportError } from './report.js';
@@ -114,7 +114,7 @@ export class EventualResult<T> {
     if (this.#state === PENDING && source !== undefined && 'connection' in source) {
       if (!source.connection.block(() => this.#state !== PENDING, timeout)) {
         const error = new TimeoutError(`EventualResult.wait() timed out after ${timeout} ms`);
-        Error.captureStackTrace(error, EventualResult.prototype.wait);
+        stackFrom(error, EventualResult.prototype.wait);
         throw error;
       }
     }
@@ -135,7 +135,7 @@ export class EventualResult<T> {
   cancel(): void {
     if (this.#state !== PENDING) return;
     const error = new CancelledError('The result was cancelled with cancel() before it was known');
-    Error.captureStackTrace(error, EventualResult.prototype.cancel);
+    stackFrom(error, EventualResult.prototype.cancel);
     const source = this.#source;
     this.#settle(false, error);
     if (source === undefined) return;

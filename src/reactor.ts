@@ -5,6 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { encodeThrown } from './codec.js';
+import { stackFrom } from './errors.js';
 import { trace } from './diagnostics.js';
 import { portEndpoint } from './endpoint.js';
 import { Engine } from './engine.js';
@@ -43,7 +44,7 @@ export function startReactor(data: ReactorData): void {
   // the stack of whoever called it.
   process.exit = (code?: number | string | null) => {
     const error = new Error(`Reactor code called process.exit(${code === undefined ? '' : String(code)})`);
-    Error.captureStackTrace(error, process.exit);
+    stackFrom(error, process.exit);
     markStopped(control, encodeThrown(error), engine.sigs());
     return exit(code);
   };

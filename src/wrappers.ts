@@ -3,7 +3,7 @@
  * `EventualResult` at once).
  */
 import { channels, trace } from './diagnostics.js';
-import { CrochetError, TimeoutError } from './errors.js';
+import { CrochetError, stackFrom, TimeoutError } from './errors.js';
 import { performance } from 'node:perf_hooks';
 import { feed, pendingResult, settledResult, settlerOf, type EventualResult } from './eventual.js';
 import { requireConnection } from './lifecycle.js';
@@ -75,7 +75,10 @@ export function waitFor(
     checkFunction(fn, 'fn');
     const id = registerWrapper(callerModule(wrap), fn);
     const blocking = function (this: unknown, ...args: A): Awaited<R> {
-      return blockingCall(id, fn.name, args, timeout, blocking) as Awaited<R>;
+      // Not a tail call: where calls in tail position drop their frame (Bun), this frame,
+      // which a TimeoutError's stack starts after, would be gone.
+      const value = blockingCall(id, fn.name, args, timeout, blocking) as Awaited<R>;
+      return value;
     };
     return finish(blocking, fn) as BlockingFunction<A, R>;
   };
@@ -189,7 +192,7 @@ function blockingCall(
     if (channels.callTimeout.hasSubscribers) channels.callTimeout.publish({ id: callId, name, timeout });
     trace('call %d %s timed out after %d ms', callId, name || 'anonymous', timeout);
     const error = new TimeoutError(`${callee(name)} timed out after ${timeout} ms`);
-    Error.captureStackTrace(error, blocking);
+    stackFrom(error, blocking);
     throw error;
   }
   if (observed) observeEnd(callId, name, ok, started);
