@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'node_modules/', 'benchmarks/results/', 'docs/api/'] },
+  { ignores: ['dist/', 'build/', 'node_modules/', 'benchmarks/results/', 'docs/api/', '.matrix/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
