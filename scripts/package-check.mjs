@@ -1,0 +1,138 @@
+// The package as users get it: `npm run test:package` (after `npm run build`).
+//
+// Packs the package with `npm pack`, installs the tarball into a fresh project in a
+// temporary directory, and there runs an ES module consumer and a CommonJS consumer
+// (each calls a wrapped function) and type-checks a TypeScript consumer under
+// `moduleResolution` `nodenext` and `bundler`. Then publint and attw check the package.
+// The package is ES-module only on purpose: one module instance per process holds the
+// wrapper registry and the reactor connection, which a dual CommonJS build would split.
+// `require('crochet')` works through Node's require(esm) (Node 20.19+), which the
+// CommonJS consumer below proves; so attw runs with its esm-only profile.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'crochet-package-'));
+const step = (text) => process.stderr.write(`package check: ${text}\n`);
+const run = (command, args, cwd = work) =>
+  execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+try {
+  step('npm pack');
+  const [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], root));
+  const tarball = join(work, packed.filename);
+  const files = packed.files.map((file) => file.path);
+  for (const needed of [
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/supervisor.js',
+    'dist/reactor-main.js',
+    'README.md',
+    'LICENSE',
+  ]) {
+    if (!files.includes(needed)) throw new Error(`the package lacks ${needed}`);
+  }
+  const stray = files.filter((file) => /^(src|test|build|examples|benchmarks)\//.test(file) || file.endsWith('.map'));
+  if (stray.length > 0) throw new Error(`the package ships files users do not need: ${stray.join(', ')}`);
+
+  step('install the tarball into a fresh project');
+  const project = join(work, 'project');
+  execFileSync('mkdir', ['-p', project]);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }, null, 2));
+  const typescript = JSON.parse(
+    run('node', ['-p', 'JSON.stringify(require("typescript/package.json").version)'], root),
+  );
+  const typesNode = JSON.parse(
+    run('node', ['-p', 'JSON.stringify(require("@types/node/package.json").version)'], root),
+  );
+  run(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      tarball,
+      `typescript@${typescript}`,
+      `@types/node@${typesNode}`,
+    ],
+    project,
+  );
+
+  step('an ES module consumer');
+  writeFileSync(
+    join(project, 'esm.mjs'),
+    `import { isReactorThread, setup, waitFor } from 'crochet';
+setup();
+export const double = waitFor({ timeout: 10000 })(async (x) => 2 * x);
+if (!isReactorThread()) console.log(JSON.stringify({ esm: double(21) }));
+`,
+  );
+  const esm = run('node', ['esm.mjs'], project).trim();
+  if (esm !== '{"esm":42}') throw new Error(`the ES module consumer printed ${esm}`);
+
+  step('a CommonJS consumer');
+  writeFileSync(
+    join(project, 'cjs.cjs'),
+    `const { isReactorThread, setup, waitFor } = require('crochet');
+setup();
+const triple = waitFor({ timeout: 10000 })(async (x) => 3 * x);
+module.exports = { triple };
+if (!isReactorThread()) console.log(JSON.stringify({ cjs: triple(14) }));
+`,
+  );
+  const cjs = run('node', ['cjs.cjs'], project).trim();
+  if (cjs !== '{"cjs":42}') throw new Error(`the CommonJS consumer printed ${cjs}`);
+
+  step('a TypeScript consumer, nodenext and bundler');
+  writeFileSync(
+    join(project, 'consumer.ts'),
+    `import { type EventualResult, runInReactor, setup, TimeoutError, waitFor } from 'crochet';
+setup({ logger: console });
+export const length = waitFor({ timeout: 1000 })(async (text: string) => text.length);
+export const start = runInReactor(async (n: number) => [n, String(n)] as const);
+const n: number = length('abc');
+const result: EventualResult<readonly [number, string]> = start(1);
+const error: unknown = new TimeoutError('x');
+console.log(n, result, error instanceof TimeoutError);
+`,
+  );
+  for (const resolution of ['nodenext', 'bundler']) {
+    const module = resolution === 'nodenext' ? 'nodenext' : 'esnext';
+    writeFileSync(
+      join(project, `tsconfig.${resolution}.json`),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          module,
+          moduleResolution: resolution,
+          target: 'es2022',
+          types: ['node'],
+          skipLibCheck: false,
+        },
+        files: ['consumer.ts'],
+      }),
+    );
+    run(
+      'node',
+      [join(project, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', `tsconfig.${resolution}.json`],
+      project,
+    );
+  }
+
+  step('publint');
+  run('npx', ['publint', '--strict'], root);
+  step('attw');
+  run('npx', ['attw', '--pack', '.', '--profile', 'esm-only'], root);
+  console.log('package check: all good (ESM, CommonJS and TypeScript consumers; publint; attw)');
+} catch (error) {
+  const output = [error.stdout, error.stderr].filter(Boolean).join('\n');
+  console.error(`package check failed: ${error.message}\n${output}`);
+  process.exitCode = 1;
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
