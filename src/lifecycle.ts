@@ -17,13 +17,14 @@ import {
   getEnvironmentData,
   isMainThread,
   setEnvironmentData,
+  type ResourceLimits,
 } from 'node:worker_threads';
 import { Connection, setSpin } from './connection.js';
 import { channels, trace } from './diagnostics.js';
 import { broadcastEndpoint, channelNames, portEndpoint } from './endpoint.js';
 import { Engine } from './engine.js';
 import { CrochetError } from './errors.js';
-import { checkFunction, checkOptions, checkTimeout } from './options.js';
+import { checkFunction, checkOptions, checkTimeout, describe } from './options.js';
 import {
   CTL_BYTES,
   CTL_STATE,
@@ -74,6 +75,30 @@ export interface SetupOptions {
    * @default 0.1
    */
   readonly hot?: number;
+  /**
+   * Limits of the reactor thread's resources, as for `new Worker()`: its heap
+   * (`maxOldGenerationSizeMb`, `maxYoungGenerationSizeMb`), `codeRangeSizeMb` and
+   * `stackSizeMb`. Reactor code that exceeds them ends the reactor, not the process:
+   * blocked calls fail with `ReactorStoppedError` whose `cause` has the code
+   * `ERR_WORKER_OUT_OF_MEMORY`. Each limit is a number above 0, in megabytes.
+   * @default undefined (Node's defaults)
+   */
+  readonly resourceLimits?: ResourceLimits;
+}
+
+const RESOURCE_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
+
+/** Checks the `resourceLimits` option: an object of positive numbers of megabytes. */
+function checkResourceLimits(value: unknown): ResourceLimits {
+  const limits = checkOptions(value, 'options.resourceLimits', RESOURCE_LIMITS, true);
+  for (const [key, limit] of Object.entries(limits)) {
+    if (typeof limit !== 'number' || !(limit > 0) || !Number.isFinite(limit)) {
+      throw new RangeError(
+        `Expected \`options.resourceLimits.${key}\` to be a finite number of megabytes above 0, got ${describe(limit)}`,
+      );
+    }
+  }
+  return limits;
 }
 
 /** Options of {@link shutdown}. */
@@ -126,10 +151,11 @@ let supervisor: Worker | undefined;
  * ```
  */
 export function setup(options?: SetupOptions): void {
-  const checked = checkOptions(options, 'options', ['logger', 'spin', 'hot'], false);
+  const checked = checkOptions(options, 'options', ['logger', 'spin', 'hot', 'resourceLimits'], false);
   const logger = checked['logger'] === undefined ? undefined : checkLogger(checked['logger']);
   const spin = checked['spin'] === undefined ? DEFAULT_SPIN_MS : checkDuration(checked['spin'], 'options.spin');
   const hot = checked['hot'] === undefined ? DEFAULT_HOT_MS : checkDuration(checked['hot'], 'options.hot');
+  const limits = checked['resourceLimits'] === undefined ? undefined : checkResourceLimits(checked['resourceLimits']);
   if (currentRole() === 'reactor') return;
   // After shutdown(), setup() starts a fresh reactor.
   if (connection?.stoppedByShutdown === true) {
@@ -145,7 +171,7 @@ export function setup(options?: SetupOptions): void {
     }
   }
   setSpin(spin);
-  connection = start(logger, spin, hot);
+  connection = start(logger, spin, hot, limits);
   mode = 'setup';
 }
 
@@ -268,7 +294,12 @@ function discover(): Connection | undefined {
 
 let sayingGoodbye = false;
 
-function start(logger: Logger | undefined, spin: number, hot: number): Connection {
+function start(
+  logger: Logger | undefined,
+  spin: number,
+  hot: number,
+  resourceLimits: ResourceLimits | undefined,
+): Connection {
   becomeSink(logger);
   const control = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
   const sig = new Int32Array(new SharedArrayBuffer(SIG_BYTES));
@@ -279,6 +310,7 @@ function start(logger: Logger | undefined, spin: number, hot: number): Connectio
     sig,
     reactorEntry: new URL('./reactor-main.js', import.meta.url).href,
     hot,
+    ...(resourceLimits === undefined ? {} : { resourceLimits }),
   };
   // The supervisor owns the reactor thread, so that a thread whose loop is always free
   // sees the reactor die (even of out-of-memory) and can wake blocked callers.

@@ -17,7 +17,7 @@
  * bumps every channel's counter, so every blocked caller wakes at once.
  */
 import { deserialize, serialize } from 'node:v8';
-import type { MessagePort } from 'node:worker_threads';
+import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { WireValue } from './codec.js';
 import { channelNames } from './endpoint.js';
@@ -331,6 +331,8 @@ export interface SupervisorData {
   readonly reactorEntry: string;
   /** How long the reactor stays hot after a message, in ms (the `hot` option of setup()). */
   readonly hot: number;
+  /** The reactor thread's resource limits (the `resourceLimits` option of setup()). */
+  readonly resourceLimits?: ResourceLimits;
 }
 
 /** What the reactor thread is started with. */

@@ -15,7 +15,11 @@ const early: { failure?: unknown; exitCode?: number; startError?: unknown } = {}
 let reactor: Worker | undefined;
 try {
   const reactorData: ReactorData = { control: data.control, port: data.port, sig: data.sig, hot: data.hot };
-  reactor = new Worker(new URL(data.reactorEntry), { workerData: reactorData, transferList: [data.port] });
+  reactor = new Worker(new URL(data.reactorEntry), {
+    workerData: reactorData,
+    transferList: [data.port],
+    ...(data.resourceLimits === undefined ? {} : { resourceLimits: data.resourceLimits }),
+  });
   reactor.once('error', (error: unknown) => {
     early.failure = error;
   });

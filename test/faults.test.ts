@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { describe, it } from 'node:test';
-import { CancelledError, CrochetError, TimeoutError } from 'crochet';
+import { CancelledError, CrochetError, setup, TimeoutError } from 'crochet';
 import { increment } from './fixtures/calls.js';
 import {
   echoLarge,
@@ -21,7 +21,7 @@ import {
   startHanging,
   sumBytes,
 } from './fixtures/faults/storms.js';
-import { thrown } from './helpers.js';
+import { lastJson, runFixture, thrown } from './helpers.js';
 
 const CI = process.env['CI'] !== undefined;
 
@@ -92,6 +92,30 @@ describe('fault injection', () => {
     const text = 'x'.repeat(32 * 1024 * 1024);
     assert.equal((echoLarge(text) as string).length, text.length);
     assert.equal(increment(5), 6);
+  });
+
+  it('ends only the reactor when its code exhausts the memory setup({ resourceLimits }) allows', async () => {
+    const exit = await runFixture('proc-limits.js', { killAfter: 60_000 });
+    assert.equal(exit.code, 0, exit.stderr);
+    const stopped = { stopped: true, causeCode: 'ERR_WORKER_OUT_OF_MEMORY' };
+    assert.deepEqual(lastJson(exit), {
+      before: { returned: 'pong' },
+      exhausted: stopped,
+      after: stopped,
+      big: 10_000_000,
+    });
+  });
+
+  it('rejects resource limits that are not positive numbers of megabytes, naming the limit', () => {
+    assert.throws(() => {
+      setup({ resourceLimits: { maxOldGenerationSizeMb: -1 } });
+    }, /`options\.resourceLimits\.maxOldGenerationSizeMb` to be a finite number of megabytes above 0, got `-1` \(number\)/);
+    assert.throws(() => {
+      setup({ resourceLimits: { heapMb: 10 } as never });
+    }, /Unknown option `heapMb` in `options\.resourceLimits`/);
+    assert.throws(() => {
+      setup({ resourceLimits: 64 as never });
+    }, /Expected `options\.resourceLimits` to be an object/);
   });
 
   it('stays healthy when caller threads are terminated in the middle of calls, again and again', async () => {
