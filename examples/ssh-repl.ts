@@ -40,6 +40,15 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
+/** A fresh ed25519 host key. ssh2 now and then makes one it cannot read back: make another. */
+function makeHostKey(): string {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const key = ssh2.utils.generateKeyPairSync('ed25519').private;
+    if (!(ssh2.utils.parseKey(key) instanceof Error)) return key;
+  }
+  throw new Error('could not make an SSH host key');
+}
+
 /**
  * Starts an SSH server on 127.0.0.1:`port` for `username`/`password`, giving each
  * login a JavaScript prompt whose globals include `namespace`. Returns its port.
@@ -50,7 +59,7 @@ const startSshServer = waitFor({ timeout: 10_000 })(async (
   password: string,
   namespace: Record<string, unknown>,
 ) => {
-  const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+  const hostKey = makeHostKey();
   const clients = new Set<ssh2.Connection>();
   const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
     clients.add(client);

@@ -1,0 +1,32 @@
+// Part of `npm run build`, after tsc: bundles the library into dist/crochet.js, so that a
+// thread loads one module instead of twenty (start-up is dominated by module loading),
+// and points the entry points at it. dist/index.js re-exports the public API from the
+// bundle, and dist/reactor-main.js starts the reactor from it: every thread that runs
+// user code shares the one instance. The other compiled modules stay for the supervisor
+// thread (which runs no user code) and for the type declarations.
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+const publicNames = Object.keys(await import(pathToFileURL(`${dist}index.js`).href)).sort();
+
+await build({
+  entryPoints: [`${dist}bundle-entry.js`],
+  outfile: `${dist}crochet.js`,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  keepNames: true,
+  logLevel: 'warning',
+});
+
+writeFileSync(
+  `${dist}index.js`,
+  `// The public API; the code is in the bundle (see scripts/bundle.mjs).\nexport { ${publicNames.join(', ')} } from './crochet.js';\n`,
+);
+writeFileSync(
+  `${dist}reactor-main.js`,
+  `// Entry module of the reactor thread.\nimport { workerData } from 'node:worker_threads';\nimport { startReactor } from './crochet.js';\nstartReactor(workerData);\n`,
+);
