@@ -17,7 +17,6 @@
  * (`--url broken` picks it).
  */
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { inspect, parseArgs } from 'node:util';
 import {
@@ -31,6 +30,7 @@ import {
   type EventualResult,
 } from 'crochet';
 import { startSlowSite } from './support/stand-ins.js';
+import { serve } from './support/serve.js';
 
 setup();
 
@@ -128,21 +128,8 @@ if (!isReactorThread()) {
     });
     response.end(`<!doctype html><title>Downloader</title><p>${body}</p>\n`);
   });
-  server.on('error', (error) => {
-    console.error(
-      `Cannot serve on 127.0.0.1:${values.port}: ${error.message}. Choose another port with --port <number>.`,
-    );
-    process.exitCode = 1;
-  });
-  server.listen(Number(values.port), '127.0.0.1', () => {
-    const { port } = server.address() as AddressInfo;
+  serve(server, values.port, (url) => {
     console.log(`Each visitor downloads ${url}`);
-    console.log(`listening on http://127.0.0.1:${port}/ (Ctrl-C to stop)`);
+    console.log(`listening on ${url} (Ctrl-C to stop)`);
   });
-  const stop = (): void => {
-    server.close();
-    server.closeAllConnections();
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }

@@ -18,10 +18,10 @@
  * application that sees an ordinary synchronous API.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { isReactorThread, onShutdown, setup, waitFor } from 'crochet';
 import { startRateFeed } from './support/stand-ins.js';
+import { serve } from './support/serve.js';
 
 setup();
 
@@ -170,21 +170,8 @@ if (!isReactorThread()) {
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     response.end(page(eurusd.pair, eurusd.latestValue()));
   });
-  server.on('error', (error) => {
-    console.error(
-      `Cannot serve on 127.0.0.1:${values.port}: ${error.message}. Choose another port with --port <number>.`,
-    );
-    process.exitCode = 1;
-  });
-  server.listen(Number(values.port), '127.0.0.1', () => {
-    const { port } = server.address() as AddressInfo;
+  serve(server, values.port, (url) => {
     console.log(`Downloading EURUSD from ${feed} every ${every} s`);
-    console.log(`listening on http://127.0.0.1:${port}/ (Ctrl-C to stop)`);
+    console.log(`listening on ${url} (Ctrl-C to stop)`);
   });
-  const stop = (): void => {
-    server.close();
-    server.closeAllConnections();
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }

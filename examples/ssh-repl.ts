@@ -21,6 +21,7 @@ import { Transform } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { isReactorThread, onShutdown, setup, waitFor } from 'crochet';
 import ssh2 from 'ssh2';
+import { serve } from './support/serve.js';
 
 setup();
 
@@ -133,24 +134,11 @@ if (!isReactorThread()) {
     response.writeHead(200, { 'content-type': 'text/plain' });
     response.end('Welcome to my boring web server!\n');
   });
-  web.on('error', (error) => {
-    console.error(
-      `Cannot serve on 127.0.0.1:${values.port}: ${error.message}. Choose another port with --port <number>.`,
-    );
-    process.exitCode = 1;
-  });
-  web.listen(Number(values.port), '127.0.0.1', () => {
-    const { port } = web.address() as AddressInfo;
+  serve(web, values.port, (url) => {
     const sshPort = startSshServer(Number(values['ssh-port']), values.user ?? 'admin', values.password ?? '', {
-      app: { name: 'boring web server', url: `http://127.0.0.1:${port}/`, pid: process.pid },
+      app: { name: 'boring web server', url, pid: process.pid },
     });
-    console.log(`listening on http://127.0.0.1:${port}/ (Ctrl-C to stop)`);
+    console.log(`listening on ${url} (Ctrl-C to stop)`);
     console.log(`ssh server on 127.0.0.1:${sshPort}: ssh ${values.user}@127.0.0.1 -p ${sshPort}`);
   });
-  const stop = (): void => {
-    web.close();
-    web.closeAllConnections();
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
