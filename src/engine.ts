@@ -80,8 +80,6 @@ interface StashEntry {
 const WATCH_MS = 0.01;
 /** The most calls one turn of the hot loop takes by watching after replies. */
 const CHAIN_LIMIT = 64;
-/** A call that took longer than this (ms) is long: its caller gets no hot spell after it. */
-const SHORT_CALL_MS = 1;
 /** Calls further apart than this (ms) are sparse: keeping hot for them is a waste. */
 const SPARSE_MS = 1;
 
@@ -246,7 +244,6 @@ export class Channel {
   }
 
   #call(message: CallMessage): void {
-    this.#engine.took();
     let fn = this.#functions.get(message.fn);
     if (fn === undefined) {
       const wrapper = this.#wrappers.get(message.fn) ?? { module: '<unknown>', index: -1, fingerprint: 0 };
@@ -418,10 +415,6 @@ export class Engine {
       this.#caught = true;
       return;
     }
-    this.#startPolling();
-  }
-
-  #startPolling(): void {
     this.#polling = true;
     this.#caught = false;
     for (const channel of this.#channels) channel.setHot(true);
@@ -474,28 +467,12 @@ export class Engine {
   #chained = 0;
 
   /**
-   * A lane reply went out. After a short call, the caller's next call usually follows
-   * within microseconds: stay hot for {@link Engine.hotMs} counted from the reply (not
-   * only from the request), so that a caller slowed down once (a parked thread wakes in
-   * tens of microseconds) still finds the engine hot and the fast path comes back, and
-   * watch for that call at once, in a microtask (a bounded number of times per turn, so
-   * timers and I/O still get theirs). After a long call, this costs nothing.
+   * A lane reply went out. The caller's next call usually comes within a microsecond or
+   * two, sooner than this turn of the loop would end; so watch for it first (in a
+   * microtask, a bounded number of times per turn, so timers and I/O still get theirs).
    */
   replied(): void {
-    if (Engine.hotMs <= 0 || this.#resting > 0) return;
-    const now = performance.now();
-    // Only after a short call: the caller's next call is then likely to follow at once.
-    if (now - this.#lastTake > SHORT_CALL_MS) return;
-    this.#hotUntil = Math.max(this.#hotUntil, now + Engine.hotMs);
-    if (!this.#polling) this.#startPolling();
-    else if (this.#chained < CHAIN_LIMIT) queueMicrotask(this.#next);
-  }
-
-  /** When the engine last took a request in. */
-  #lastTake = 0;
-
-  took(): void {
-    this.#lastTake = performance.now();
+    if (this.#polling && this.#chained < CHAIN_LIMIT) queueMicrotask(this.#next);
   }
 
   readonly #next = (): void => {
