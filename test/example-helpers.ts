@@ -1,38 +1,17 @@
 /**
  * Running the compiled examples as their users do: as programs, in their own processes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-
-export interface Finished {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import { exitOf, type Exit } from './helpers.js';
 
 export function exampleFile(name: string): string {
   return fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url));
 }
 
 /** Runs an example to its end (killed after `limit` ms, which fails the test that waits). */
-export function runExample(name: string, args: readonly string[] = [], limit = 30_000): Promise<Finished> {
-  return finished(spawn(process.execPath, [exampleFile(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), limit);
-}
-
-function finished(child: ChildProcess, limit: number): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const failsafe = setTimeout(() => child.kill('SIGKILL'), limit);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(failsafe);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+export function runExample(name: string, args: readonly string[] = [], limit = 30_000): Promise<Exit> {
+  return exitOf(spawn(process.execPath, [exampleFile(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), limit);
 }
 
 /** An example that serves until it is stopped. */
@@ -46,7 +25,7 @@ export interface Serving {
   /** Like `line()`, for lines printed from now on only. */
   next(pattern: RegExp): Promise<string>;
   /** Sends SIGINT (Ctrl-C) and resolves when it has exited. */
-  stop(): Promise<Finished>;
+  stop(): Promise<Exit>;
 }
 
 /**
@@ -55,7 +34,7 @@ export interface Serving {
  */
 export function serveExample(name: string, args: readonly string[], limit = 60_000): Promise<Serving> {
   const child = spawn(process.execPath, [exampleFile(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const done = finished(child, limit);
+  const done = exitOf(child, limit);
   let text = '';
   const waiting = new Set<{ pattern: RegExp; from: number; resolve: (line: string) => void }>();
   const check = (): void => {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import { startLocalDns, type LocalDns } from '../examples/support/local-dns.js';
 import { runExample, serveExample, Visitor } from './example-helpers.js';
+import { exitOf } from './helpers.js';
 
 describe('examples/blocking-dns', () => {
   let dns: LocalDns;
@@ -103,15 +104,9 @@ describe('examples/testing', () => {
     const file = fileURLToPath(new URL('../examples/testing.test.js', import.meta.url));
     // Without the variable that tells a test file it runs under this test runner.
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== 'NODE_TEST_CONTEXT'));
-    const child = spawn(process.execPath, ['--test', '--test-reporter=tap', file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env,
-    });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const failsafe = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const code = await new Promise((resolve) => child.on('close', resolve));
-    clearTimeout(failsafe);
+    const { code, stdout } = await exitOf(
+      spawn(process.execPath, ['--test', '--test-reporter=tap', file], { stdio: ['ignore', 'pipe', 'pipe'], env }),
+    );
     assert.equal(code, 0, stdout);
     assert.match(stdout, /^# pass 2$/m);
   });

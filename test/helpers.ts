@@ -1,5 +1,5 @@
 /** Helpers shared by the tests. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
@@ -25,33 +25,41 @@ export function fixture(name: string): string {
   return fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 }
 
-/** Runs a fixture script in a child Node process and collects how it ended. */
-export function runFixture(name: string, options: RunOptions = {}): Promise<Exit> {
+/** Collects how a child process ends: its output and exit. A failsafe kills it after `killAfter` ms. */
+export function exitOf(child: ChildProcess, killAfter = 30_000): Promise<Exit> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.execArgv ?? []), fixture(name), ...(options.args ?? [])], {
-      env: options.env ?? process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
     let stdout = '';
     let stderr = '';
-    let seen = false;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      if (!seen && options.onLine !== undefined && stdout.split('\n').includes(options.onLine.line)) {
-        seen = true;
-        options.onLine.then(child);
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    const failsafe = setTimeout(() => child.kill('SIGKILL'), options.killAfter ?? 30_000);
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const failsafe = setTimeout(() => child.kill('SIGKILL'), killAfter);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(failsafe);
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/** Runs a fixture script in a child Node process and collects how it ended. */
+export function runFixture(name: string, options: RunOptions = {}): Promise<Exit> {
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), fixture(name), ...(options.args ?? [])], {
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exit = exitOf(child, options.killAfter);
+  const onLine = options.onLine;
+  if (onLine !== undefined) {
+    let text = '';
+    const watch = (chunk: string): void => {
+      text += chunk;
+      if (!text.split('\n').includes(onLine.line)) return;
+      child.stdout.off('data', watch);
+      onLine.then(child);
+    };
+    child.stdout.on('data', watch);
+  }
+  return exit;
 }
 
 /** Parses the last line of a child's stdout as JSON. */
