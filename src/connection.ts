@@ -107,6 +107,25 @@ export class Connection {
     endpoint.listen((message) => {
       this.#dispatch(message as ReplyMessage);
     }, false);
+    // While this thread's loop is free, say hello again on a timer; while it blocks, the
+    // wait does (see block()).
+    if (hello !== undefined && !ready) this.#scheduleHello();
+  }
+
+  #helloTimer: NodeJS.Timeout | undefined;
+
+  #scheduleHello(): void {
+    this.#helloTimer = setTimeout(() => {
+      this.#greetAgain();
+      if (this.#outbox !== undefined) this.#scheduleHello();
+    }, this.#helloAfter).unref();
+  }
+
+  /** Says hello again, if the channel has not opened yet; the next try comes later. */
+  #greetAgain(): void {
+    if (this.#outbox === undefined) return;
+    this.#hello?.();
+    this.#helloAfter = Math.min(this.#helloAfter * 2, SLICE_MS);
   }
 
   /** Whether the directory's welcome (the control block) has arrived. */
@@ -210,10 +229,7 @@ export class Connection {
       const slice = Math.min(remaining, greeting ? this.#helloAfter : SLICE_MS);
       const woke = Atomics.wait(this.#sig, SIG_COUNTER, seen, slice);
       Atomics.store(this.#sig, SIG_PARKED, 0);
-      if (greeting && woke === 'timed-out' && this.#outbox !== undefined) {
-        this.#hello?.();
-        this.#helloAfter = Math.min(this.#helloAfter * 2, SLICE_MS);
-      }
+      if (greeting && woke === 'timed-out') this.#greetAgain();
       // After a slice that nothing ended, read the port even if its doorbell did not move.
       if (woke === 'timed-out') this.#posted = -1;
     }
@@ -407,6 +423,7 @@ export class Connection {
       case Kind.Ready: {
         const outbox = this.#outbox ?? [];
         this.#outbox = undefined;
+        clearTimeout(this.#helloTimer);
         for (const { message: held, transfer } of outbox) this.#endpoint.post(held, transfer);
         Atomics.add(this.#sig, SIG_REQUESTS, 1);
         return;

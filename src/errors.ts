@@ -114,7 +114,8 @@ export const crochetErrorClasses = {
 
 /**
  * Points `error`'s stack at the caller of `fn`. Where the runtime finds no frame of `fn`
- * (Bun, for some functions) and would leave no frame at all, keeps the whole stack.
+ * (Bun, for some functions) and would leave no frame at all, the stack starts here
+ * instead, inside crochet: some stack is better than none.
  */
 export function stackFrom(error: Error, fn: (...args: never[]) => unknown): void {
   Error.captureStackTrace(error, fn);

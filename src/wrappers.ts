@@ -75,10 +75,7 @@ export function waitFor(
     checkFunction(fn, 'fn');
     const id = registerWrapper(callerModule(wrap), fn);
     const blocking = function (this: unknown, ...args: A): Awaited<R> {
-      // Not a tail call: where calls in tail position drop their frame (Bun), this frame,
-      // which a TimeoutError's stack starts after, would be gone.
-      const value = blockingCall(id, fn.name, args, timeout, blocking) as Awaited<R>;
-      return value;
+      return blockingCall(id, fn.name, args, timeout, blocking) as Awaited<R>;
     };
     return finish(blocking, fn) as BlockingFunction<A, R>;
   };
