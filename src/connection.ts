@@ -146,7 +146,7 @@ export class Connection {
       if (fn !== undefined && this.#lane.free() && args.every(Lane.carries)) {
         this.#lane.writeRequest(id, fn, args);
         // A reactor that is not polling must be woken; one that is sees the request id.
-        if (Atomics.load(this.#sig, LANE_HOT) === 0) this.#endpoint.post({ k: Kind.Poke });
+        if (Atomics.load(this.#sig, LANE_HOT) === 0) this.#endpoint.post({ k: Kind.Poke, id });
         this.#pending.set(id, receiver);
         return id;
       }

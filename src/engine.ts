@@ -133,8 +133,12 @@ export class Channel {
   }
 
   #take(message: RequestMessage): void {
-    // A lane request with a lower (or the same) id was made before this message.
-    this.#takeLane('id' in message ? message.id : Infinity);
+    // A lane request with a lower (or the same) id was made before this message; one
+    // with a higher id may have been made after later port messages still queued, so
+    // it waits for its own poke or for polling. (A poke names its request's id, so a
+    // late poke cannot take a newer request ahead of those messages. Messages without
+    // an id never take the lane.)
+    if ('id' in message) this.#takeLane(message.id);
     if (message.k !== Kind.Poke) this.#queue.push(message);
     if (!this.#holding) this.#pump();
   }

@@ -17,7 +17,9 @@
  * reactor takes the lane request before any port message with the same or a higher id,
  * and after every port message with a lower one (those were posted, and the request
  * doorbell rung, before the lane request was written; the reactor reads the lane's id
- * before the doorbell, so it sees them).
+ * before the doorbell, so it sees them). A poke names its request's id, so that a poke
+ * that arrives late, after polling took its request, cannot take a newer request ahead
+ * of port messages posted before that one.
  */
 
 // The channel's shared buffer, as Int32 indexes: 0, 1, 18 and 19 are the protocol's

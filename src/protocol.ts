@@ -176,9 +176,10 @@ export interface CallMessage {
   readonly lane?: true;
 }
 
-/** Caller → reactor: look at the direct lane. */
+/** Caller → reactor: look at the direct lane, for the request with this id. */
 export interface PokeMessage {
   readonly k: typeof Kind.Poke;
+  readonly id: number;
 }
 
 /** Where a wrapped function comes from: enough for the reactor to find it. */
