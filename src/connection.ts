@@ -13,7 +13,7 @@ import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, decodeThrown, encodeThrown } from './codec.js';
 import { takeTransfer } from './context.js';
 import type { Endpoint } from './endpoint.js';
-import { Lane, LANE_ARGS, LANE_HOT } from './lane.js';
+import { Lane, LANE_HOT } from './lane.js';
 import { CrochetError, ReactorStoppedError, TimeoutError } from './errors.js';
 import { channels, trace } from './diagnostics.js';
 import {
@@ -139,18 +139,15 @@ export class Connection {
    * if the reactor has stopped.
    */
   call(wrapper: WrapperId, name: string, args: unknown[], receiver: Receiver, direct = false): number {
-    this.throwIfStopped();
-    const id = this.#nextId++;
-    if (direct && this.#lane !== undefined && this.#outbox === undefined && args.length <= LANE_ARGS) {
-      const fn = this.#wrappers.get(wrapper);
-      if (fn !== undefined && this.#lane.free() && args.every(Lane.carries)) {
-        this.#lane.writeRequest(id, fn, args);
-        // A reactor that is not polling must be woken; one that is sees the request id.
-        if (Atomics.load(this.#sig, LANE_HOT) === 0) this.#endpoint.post({ k: Kind.Poke, id });
+    if (direct) {
+      const id = this.sendByLane(wrapper, args);
+      if (id !== 0) {
         this.#pending.set(id, receiver);
         return id;
       }
     }
+    this.throwIfStopped();
+    const id = this.#nextId++;
     const transferList: Transferable[] = [];
     for (const arg of args) takeTransfer(arg, transferList);
     // A wrapper is named in full on its first call over this channel, by number after.
@@ -168,6 +165,48 @@ export class Connection {
     return id;
   }
 
+  /**
+   * Sends a blocking call by the lane, if it can go there: small primitive arguments, a
+   * wrapper already named over this channel, and the slot free. Returns its id, or 0 if
+   * it sent nothing. Its outcome comes to whoever `expect()`s it, or to `quickReply()`.
+   */
+  sendByLane(wrapper: WrapperId, args: readonly unknown[]): number {
+    const lane = this.#lane;
+    if (lane === undefined || this.#outbox !== undefined || !Lane.carriesAll(args)) return 0;
+    const fn = this.#wrappers.get(wrapper);
+    if (fn === undefined || !lane.free()) return 0;
+    this.throwIfStopped();
+    const id = this.#nextId++;
+    lane.writeRequest(id, fn, args);
+    // A reactor that is not polling must be woken; one that is sees the request id.
+    if (Atomics.load(this.#sig, LANE_HOT) === 0) this.#endpoint.post({ k: Kind.Poke, id });
+    return id;
+  }
+
+  /**
+   * Looks for a lane reply to call `id` for a few microseconds, the usual time of a short
+   * call. Returns the value, or {@link NO_REPLY}: then the call is still pending, and
+   * must be `expect()`ed. Gives up as soon as anything came by the port, which must be
+   * taken in first.
+   */
+  quickReply(id: number): unknown {
+    const lane = this.#lane;
+    if (lane === undefined || !this.#spin.spinning) return NO_REPLY;
+    for (let i = 0; i < QUICK_SPINS; i++) {
+      if (Atomics.load(this.#sig, SIG_POSTED) !== this.#posted) break;
+      if (lane.replyId() !== id) continue;
+      this.#lastLaneReply = id;
+      this.#spin.record(true);
+      return lane.readReply();
+    }
+    return NO_REPLY;
+  }
+
+  /** Gives the outcome of call `id` (sent by `sendByLane()`) to `receiver`. */
+  expect(id: number, receiver: Receiver): void {
+    this.#pending.set(id, receiver);
+  }
+
   /** Stops waiting for call `id` and tells the reactor, which cancels it. */
   cancel(id: number, timeout: boolean): void {
     this.#pending.delete(id);
@@ -180,11 +219,11 @@ export class Connection {
    * the reactor stops, every pending receiver is settled with `ReactorStoppedError`
    * first, so `isDone()` then holds for them.
    */
-  block(isDone: () => boolean, timeout: number): boolean {
+  block(isDone: () => boolean, timeout: number, quick = true): boolean {
     let spin = this.#spin.budget();
     // Most short calls are answered within a few microseconds: look for that first,
-    // before even reading the clock.
-    if (spin > 0) {
+    // before even reading the clock (unless the caller just did).
+    if (spin > 0 && quick) {
       const seen = Atomics.load(this.#sig, SIG_COUNTER);
       this.#drain();
       if (isDone()) {
@@ -476,6 +515,11 @@ class Spin {
   /** Calls left to make without spinning, after too many misses. */
   #resting = 0;
 
+  /** Whether the next call may spin (it is not resting). */
+  get spinning(): boolean {
+    return Spin.limit > 0 && this.#resting === 0;
+  }
+
   budget(): number {
     if (Spin.limit === 0) return 0;
     if (this.#resting > 0) {
@@ -497,6 +541,9 @@ class Spin {
     }
   }
 }
+
+/** What `quickReply()` returns when no reply came quickly. */
+export const NO_REPLY: unique symbol = Symbol('no reply');
 
 /** Counter reads a caller makes before it first reads the clock (a few microseconds). */
 const QUICK_SPINS = 1024;

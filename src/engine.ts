@@ -83,6 +83,8 @@ const CHAIN_LIMIT = 64;
 /** Calls further apart than this (ms) are sparse: keeping hot for them is a waste. */
 const SPARSE_MS = 1;
 
+const settled = Promise.resolve();
+
 /** Modules imported (or tried) here: `true`, or the error that stopped the import. */
 const imported = new Map<string, true | { readonly error: unknown }>();
 
@@ -143,15 +145,22 @@ export class Channel {
     if (!this.#holding) this.#pump();
   }
 
-  /** Queues the lane's request, if there is a new one with an id up to `limit`. */
-  #takeLane(limit: number): void {
+  /**
+   * Takes the lane's request, if there is a new one with an id up to `limit`: runs it at
+   * once when nothing waits ahead of it, or queues it. Returns whether it took one.
+   */
+  #takeLane(limit: number): boolean {
     const lane = this.#lane;
-    if (lane === undefined) return;
+    if (lane === undefined) return false;
     const id = lane.requestId();
-    if (id === this.#laneSeen || id > limit) return;
+    if (id === this.#laneSeen || id > limit) return false;
     this.#laneSeen = id;
-    const { fn, args } = lane.readRequest(id);
-    this.#queue.push({ k: Kind.Call, id, fn, args, lane: true });
+    const fn = lane.requestFn();
+    const args = lane.readArgs(id);
+    const known = this.#queue.length === 0 && !this.#holding ? this.#functions.get(fn) : undefined;
+    if (known === undefined) this.#queue.push({ k: Kind.Call, id, fn, args, lane: true });
+    else this.#start(id, known, args, true);
+    return true;
   }
 
   /** Takes in the messages waiting on the endpoint, without the event loop. Returns how many. */
@@ -173,9 +182,7 @@ export class Channel {
         this.#take(received.message as RequestMessage);
       }
     }
-    const before = this.#queue.length;
-    this.#takeLane(laneId);
-    if (this.#queue.length > before) {
+    if (this.#takeLane(laneId)) {
       count++;
       if (!this.#holding) this.#pump();
     }
@@ -262,11 +269,14 @@ export class Channel {
       fn = lookup.fn;
       this.#functions.set(message.fn, fn);
     }
-    const record = new CallRecord(
-      message.lane === true ? { channel: this, id: message.id, lane: true } : { channel: this, id: message.id },
-    );
-    this.active.set(message.id, record);
-    this.#engine.run(record, fn, message.args);
+    this.#start(message.id, fn, message.args, message.lane === true);
+  }
+
+  /** Runs call `id` of `fn`; `lane`: whether its reply may go by the lane. */
+  #start(id: number, fn: (...args: unknown[]) => unknown, args: readonly unknown[], lane: boolean): void {
+    const record = new CallRecord(lane ? { channel: this, id, lane: true } : { channel: this, id });
+    this.active.set(id, record);
+    this.#engine.run(record, fn, args);
   }
 
   #cancel(id: number, timeout: boolean): void {
@@ -476,7 +486,9 @@ export class Engine {
    * microtask, a bounded number of times per turn, so timers and I/O still get theirs).
    */
   replied(): void {
-    if (this.#polling && this.#chained < CHAIN_LIMIT) queueMicrotask(this.#next);
+    // A reaction on a settled promise is the cheapest microtask: queueMicrotask() makes
+    // an async resource for each one.
+    if (this.#polling && this.#chained < CHAIN_LIMIT) void settled.then(this.#next);
   }
 
   readonly #next = (): void => {

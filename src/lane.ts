@@ -22,27 +22,33 @@
  * of port messages posted before that one.
  */
 
-// The channel's shared buffer, as Int32 indexes: 0, 1, 18 and 19 are the protocol's
-// (protocol.ts); the lane has 2 to 17, and bytes from 128 on.
+// The channel's shared buffer, in three regions 128 bytes apart, so that what the caller
+// writes for a request and what the reactor writes for a reply never share a cache line:
+// - bytes 0-63: flags that rarely change (the protocol's doorbells, LANE_HOT, parked);
+// - bytes 128-191: the request slot, written by the caller (and TAKEN_ID by the reactor);
+// - bytes 256-319: the reply slot and the notification counter, written by the reactor;
+// - bytes from 384 on: the strings.
+// Only the ids are written with Atomics; the fields are written first, with plain stores,
+// and the id published after them makes them visible to the reader of the id.
 
 /** Index (Int32) of the flag the reactor sets while it polls (hot). */
 export const LANE_HOT = 2;
 /** Index of the id of the latest lane request (0: none yet). Written last. */
-const REQUEST_ID = 3;
-const REQUEST_FN = 4;
-const REQUEST_ARGC = 5;
-/** Index of the id of the latest lane reply. Written last. */
-const REPLY_ID = 6;
-const REPLY_TYPE = 7;
-const REPLY_LENGTH = 8;
-/** Indexes of the argument types (4) and string lengths (4). */
-const ARG_TYPES = 9;
-const ARG_LENGTHS = 13;
+const REQUEST_ID = 32;
+const REQUEST_FN = 33;
+const REQUEST_ARGC = 34;
 /** Index of the id of the last lane request the reactor took (read its arguments). */
-const TAKEN_ID = 17;
-/** Byte offsets of the numbers (4 arguments, then the reply) and of the strings. */
-const NUMBERS = 128;
-const STRINGS = 256;
+const TAKEN_ID = 35;
+/** Indexes of the arguments' kinds (type, and a string's length << 8). */
+const ARG_KINDS = 36;
+/** Index of the id of the latest lane reply. Written last. */
+const REPLY_ID = 65;
+const REPLY_KIND = 66;
+/** Byte offsets of the numbers: 4 arguments, then the reply. */
+const ARG_NUMBERS = 160;
+const REPLY_NUMBER = 272;
+/** Byte offset of the strings. */
+const STRINGS = 384;
 /** The most arguments, and the longest string (UTF-16 units), the lane carries. */
 export const LANE_ARGS = 4;
 const MAX_STRING = 64;
@@ -59,14 +65,18 @@ const STRING = 5;
 /** Views of a channel's shared buffer. */
 export class Lane {
   readonly sig: Int32Array;
+  /** Numbers: the arguments' at 0-3, the reply's at {@link LANE_ARGS}. */
   readonly #numbers: Float64Array;
   readonly #strings: Uint16Array;
 
   constructor(sig: Int32Array) {
     this.sig = sig;
-    this.#numbers = new Float64Array(sig.buffer, NUMBERS, LANE_ARGS + 1);
+    this.#numbers = new Float64Array(sig.buffer, ARG_NUMBERS, LANE_ARGS);
+    this.#reply = new Float64Array(sig.buffer, REPLY_NUMBER, 1);
     this.#strings = new Uint16Array(sig.buffer, STRINGS, (LANE_ARGS + 1) * MAX_STRING);
   }
+
+  readonly #reply: Float64Array;
 
   /** Whether a channel's buffer has room for a lane. */
   static fits(sig: Int32Array): boolean {
@@ -87,6 +97,13 @@ export class Lane {
     }
   }
 
+  /** Whether every one of `args` can travel in a slot (and there are few enough). */
+  static carriesAll(args: readonly unknown[]): boolean {
+    if (args.length > LANE_ARGS) return false;
+    for (let i = 0; i < args.length; i++) if (!Lane.carries(args[i])) return false;
+    return true;
+  }
+
   /**
    * Caller: whether the request slot is free, i.e. the reactor took the last request.
    * A request whose caller gave up (timed out) may still wait there; its slot must not
@@ -99,10 +116,11 @@ export class Lane {
 
   /** Caller: writes request `id` (arguments first, id last). */
   writeRequest(id: number, fn: number, args: readonly unknown[]): void {
-    for (let i = 0; i < args.length; i++) this.#write(i, ARG_TYPES + i, ARG_LENGTHS + i, args[i]);
-    Atomics.store(this.sig, REQUEST_FN, fn);
-    Atomics.store(this.sig, REQUEST_ARGC, args.length);
-    Atomics.store(this.sig, REQUEST_ID, id);
+    const sig = this.sig;
+    for (let i = 0; i < args.length; i++) sig[ARG_KINDS + i] = this.#write(i, args[i]);
+    sig[REQUEST_FN] = fn;
+    sig[REQUEST_ARGC] = args.length;
+    Atomics.store(sig, REQUEST_ID, id);
   }
 
   /** The id of the latest lane request. */
@@ -110,20 +128,25 @@ export class Lane {
     return Atomics.load(this.sig, REQUEST_ID);
   }
 
-  /** Reactor: reads the latest request (call after `requestId()` showed a new id). */
-  readRequest(id: number): { fn: number; args: unknown[] } {
-    const argc = Atomics.load(this.sig, REQUEST_ARGC);
+  /** Reactor: the caller's number for the function of the latest request. */
+  requestFn(): number {
+    return this.sig[REQUEST_FN] as number;
+  }
+
+  /** Reactor: reads the arguments of request `id` (call after `requestId()` showed it). */
+  readArgs(id: number): unknown[] {
+    const sig = this.sig;
+    const argc = sig[REQUEST_ARGC] as number;
     const args: unknown[] = [];
-    for (let i = 0; i < argc; i++) args.push(this.#read(i, ARG_TYPES + i, ARG_LENGTHS + i));
-    const fn = Atomics.load(this.sig, REQUEST_FN);
+    for (let i = 0; i < argc; i++) args.push(this.#read(i, sig[ARG_KINDS + i] as number));
     // Only now may the caller write the slot again.
-    Atomics.store(this.sig, TAKEN_ID, id);
-    return { fn, args };
+    Atomics.store(sig, TAKEN_ID, id);
+    return args;
   }
 
   /** Reactor: writes the reply to request `id` (value first, id last). */
   writeReply(id: number, value: unknown): void {
-    this.#write(LANE_ARGS, REPLY_TYPE, REPLY_LENGTH, value);
+    this.sig[REPLY_KIND] = this.#write(LANE_ARGS, value);
     Atomics.store(this.sig, REPLY_ID, id);
   }
 
@@ -134,37 +157,32 @@ export class Lane {
 
   /** Caller: reads the latest reply (call after `replyId()` showed a new id). */
   readReply(): unknown {
-    return this.#read(LANE_ARGS, REPLY_TYPE, REPLY_LENGTH);
+    return this.#read(LANE_ARGS, this.sig[REPLY_KIND] as number);
   }
 
-  #write(slot: number, typeIndex: number, lengthIndex: number, value: unknown): void {
-    let type: number;
+  /** Writes `value`'s payload to `slot`; returns its kind. */
+  #write(slot: number, value: unknown): number {
     switch (typeof value) {
       case 'undefined':
-        type = UNDEFINED;
-        break;
+        return UNDEFINED;
       case 'boolean':
-        type = value ? TRUE : FALSE;
-        break;
+        return value ? TRUE : FALSE;
       case 'number':
-        type = NUMBER;
-        this.#numbers[slot] = value;
-        break;
+        if (slot === LANE_ARGS) this.#reply[0] = value;
+        else this.#numbers[slot] = value;
+        return NUMBER;
       case 'string': {
-        type = STRING;
         const base = slot * MAX_STRING;
         for (let i = 0; i < value.length; i++) this.#strings[base + i] = value.charCodeAt(i);
-        Atomics.store(this.sig, lengthIndex, value.length);
-        break;
+        return STRING | (value.length << 8);
       }
       default:
-        type = NULL;
+        return NULL;
     }
-    Atomics.store(this.sig, typeIndex, type);
   }
 
-  #read(slot: number, typeIndex: number, lengthIndex: number): unknown {
-    switch (Atomics.load(this.sig, typeIndex)) {
+  #read(slot: number, kind: number): unknown {
+    switch (kind & 0xff) {
       case NULL:
         return null;
       case FALSE:
@@ -172,11 +190,10 @@ export class Lane {
       case TRUE:
         return true;
       case NUMBER:
-        return this.#numbers[slot];
+        return slot === LANE_ARGS ? this.#reply[0] : this.#numbers[slot];
       case STRING: {
         const base = slot * MAX_STRING;
-        const length = Atomics.load(this.sig, lengthIndex);
-        return String.fromCharCode(...this.#strings.subarray(base, base + length));
+        return String.fromCharCode(...this.#strings.subarray(base, base + (kind >> 8)));
       }
       default:
         return undefined;

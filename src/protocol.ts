@@ -24,11 +24,14 @@ import { channelNames } from './endpoint.js';
 import { LANE_BYTES } from './lane.js';
 
 // ---- channel: the caller thread's shared buffer -------------------------------------
-// Int32 indexes 0, 1, 18 and 19 are the protocol's; 2 to 17 and bytes from 128 on are
-// the direct lane's (lane.ts).
+// Int32 indexes 1, 4, 5 and 64 are the protocol's; the rest is the direct lane's (see
+// lane.ts for the layout).
 
-/** Index of the notification counter in a channel's buffer. Only ever incremented. */
-export const SIG_COUNTER = 0;
+/**
+ * Index of the notification counter in a channel's buffer. Only ever incremented. It
+ * sits in the lane's reply line: a lane reply writes its id and bumps it together.
+ */
+export const SIG_COUNTER = 64;
 /**
  * Index of the request doorbell: bumped by the caller after each request it posts (never
  * waited on). A hot reactor polls it, which is far cheaper than polling the port.
@@ -38,13 +41,13 @@ export const SIG_REQUESTS = 1;
  * Index of the flag a caller sets while it is parked in `Atomics.wait`. The reactor
  * wakes it (`Atomics.notify`) only then; a caller that spins sees the counter move.
  */
-export const SIG_PARKED = 18;
+export const SIG_PARKED = 4;
 /**
  * Index of the reply doorbell: bumped after every message posted to the caller, before
  * the counter. A caller reads its port only when this moved, since most replies come by
  * the lane.
  */
-export const SIG_POSTED = 19;
+export const SIG_POSTED = 5;
 /** Byte length of a channel's shared buffer. */
 export const SIG_BYTES = LANE_BYTES;
 

@@ -7,6 +7,7 @@ import { CrochetError, stackFrom, TimeoutError } from './errors.js';
 import { performance } from 'node:perf_hooks';
 import { feed, pendingResult, settledResult, settlerOf, type EventualResult } from './eventual.js';
 import { requireConnection } from './lifecycle.js';
+import { NO_REPLY } from './connection.js';
 import { checkFunction, checkOptions, checkTimeout } from './options.js';
 import { callerModule, registerWrapper, type WrapperId } from './registry.js';
 import { currentEngine, isReactorThread } from './thread.js';
@@ -167,24 +168,27 @@ function blockingCall(
     );
   }
   const connection = requireConnection(name, true);
+  const observed = observing();
+  // The fast path: small arguments by the lane, and a reply within microseconds.
+  let callId = observed ? 0 : connection.sendByLane(id, args);
+  if (callId !== 0) {
+    const value = connection.quickReply(callId);
+    if (value !== NO_REPLY) return value;
+  }
   let done = false;
   let ok = false;
   let outcome: unknown;
-  const callId = connection.call(
-    id,
-    name,
-    args,
-    (success, value) => {
-      done = true;
-      ok = success;
-      outcome = value;
-    },
-    true,
-  );
-  const observed = observing();
+  const receiver = (success: boolean, value: unknown): void => {
+    done = true;
+    ok = success;
+    outcome = value;
+  };
+  const quickTried = callId !== 0;
+  if (quickTried) connection.expect(callId, receiver);
+  else callId = connection.call(id, name, args, receiver, true);
   const started = observed ? performance.now() : 0;
   if (observed) observeStart(callId, name, id);
-  if (!connection.block(() => done, timeout)) {
+  if (!connection.block(() => done, timeout, !quickTried)) {
     connection.cancel(callId, true);
     if (channels.callTimeout.hasSubscribers) channels.callTimeout.publish({ id: callId, name, timeout });
     trace('call %d %s timed out after %d ms', callId, name || 'anonymous', timeout);
