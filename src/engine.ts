@@ -49,10 +49,10 @@ type Subscriber =
   | { readonly channel: Channel; readonly id: number; readonly lane?: boolean }
   | { readonly channel: null; readonly settle: (ok: boolean, value: unknown) => void };
 
-/** A call the engine is running. */
-export class CallRecord {
-  readonly context = new CallContext();
-  readonly subscribers: Subscriber[];
+/** A call the engine is running; it is also the call's context (its abort signal). */
+export class CallRecord extends CallContext {
+  /** Who gets the outcome; emptied once the call has settled. */
+  subscribers: Subscriber[];
   /** Stash entries waiting for this call's outcome (made on first use: most calls have none). */
   entries: Set<StashEntry> | undefined;
 
@@ -62,9 +62,13 @@ export class CallRecord {
   settled = false;
 
   constructor(first: Subscriber) {
+    super();
     this.subscribers = [first];
   }
 }
+
+/** The subscribers of a settled call. */
+const NONE: Subscriber[] = [];
 
 /** A stashed result: a pending call, or an outcome. */
 interface StashEntry {
@@ -480,15 +484,24 @@ export class Engine {
   /** Calls taken in this turn of the loop by watching right after a reply. */
   #chained = 0;
 
+  /** Whether a lane reply went out since the last look for the next call. */
+  #replied = false;
+
   /**
    * A lane reply went out. The caller's next call usually comes within a microsecond or
-   * two, sooner than this turn of the loop would end; so watch for it first (in a
-   * microtask, a bounded number of times per turn, so timers and I/O still get theirs).
+   * two, sooner than this turn of the loop would end; so the engine watches for it right
+   * after the reply (a bounded number of times per turn, so timers and I/O still get
+   * theirs).
    */
   replied(): void {
-    // A reaction on a settled promise is the cheapest microtask: queueMicrotask() makes
-    // an async resource for each one.
-    if (this.#polling && this.#chained < CHAIN_LIMIT) void settled.then(this.#next);
+    if (this.#polling && this.#chained < CHAIN_LIMIT) this.#replied = true;
+  }
+
+  /** After a call settled in a microtask: watch for the next call if a lane reply went out. */
+  #afterReply(): void {
+    if (!this.#replied) return;
+    this.#replied = false;
+    this.#next();
   }
 
   readonly #next = (): void => {
@@ -633,7 +646,7 @@ export class Engine {
   run(record: CallRecord, fn: (...args: unknown[]) => unknown, args: readonly unknown[]): void {
     let value: unknown;
     try {
-      value = runAsCall(record.context, fn, args);
+      value = runAsCall(record, fn, args);
     } catch (error) {
       this.#settle(record, false, error);
       return;
@@ -642,6 +655,7 @@ export class Engine {
       value.then(
         (resolved: unknown) => {
           this.#settle(record, true, resolved);
+          this.#afterReply();
         },
         (error: unknown) => {
           this.#settle(record, false, error);
@@ -649,6 +663,11 @@ export class Engine {
       );
     } else {
       this.#settle(record, true, value);
+      // Watching for the next call must wait for a microtask here (see replied()).
+      if (this.#replied) {
+        this.#replied = false;
+        void settled.then(this.#next);
+      }
     }
   }
 
@@ -676,7 +695,7 @@ export class Engine {
         subscriber.channel.send(subscriber.id, ok, payload, transfer, subscriber.lane === true);
       }
     }
-    record.subscribers.length = 0;
+    record.subscribers = NONE;
     if (record.entries === undefined) return;
     for (const entry of record.entries) {
       entry.record = undefined;
@@ -703,7 +722,7 @@ export class Engine {
     const reason = timeout
       ? new TimeoutError('The caller stopped waiting: its waitFor() timeout ran out')
       : new CancelledError('The result was cancelled with cancel() before it was known');
-    record.context.abort(reason);
+    record.abort(reason);
     // A timeout leaves no other holder (waitFor calls have no handle); a cancel() tells
     // every other holder that the call is cancelled.
     if (timeout) record.settled = true;
