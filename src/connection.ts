@@ -191,7 +191,7 @@ export class Connection {
    */
   quickReply(id: number): unknown {
     const lane = this.#lane;
-    if (lane === undefined || !this.#spin.spinning) return NO_REPLY;
+    if (lane === undefined || Spin.limit === 0) return NO_REPLY;
     for (let i = 0; i < QUICK_SPINS; i++) {
       if (Atomics.load(this.#sig, SIG_POSTED) !== this.#posted) break;
       if (lane.replyId() !== id) continue;
@@ -222,8 +222,9 @@ export class Connection {
   block(isDone: () => boolean, timeout: number, quick = true): boolean {
     let spin = this.#spin.budget();
     // Most short calls are answered within a few microseconds: look for that first,
-    // before even reading the clock (unless the caller just did).
-    if (spin > 0 && quick) {
+    // before even reading the clock (unless the caller just did). This costs so little
+    // that it is done even while the longer spin rests.
+    if (quick && Spin.limit > 0) {
       const seen = Atomics.load(this.#sig, SIG_COUNTER);
       this.#drain();
       if (isDone()) {
@@ -504,8 +505,10 @@ export class Connection {
 }
 
 /**
- * The adaptive spin of a caller before it parks. It spins up to {@link Spin.limit} ms; when replies keep coming only after the spin (long calls, or more
- * spinning threads than cores), it stops spinning, and tries again now and then.
+ * The adaptive spin of a caller before it parks. First a quick look of a few
+ * microseconds, always; then a spin of up to {@link Spin.limit} ms. When replies keep
+ * coming only after that spin (long calls, or more spinning threads than cores), the
+ * spin rests for a while; a reply caught by the quick look ends the rest.
  */
 class Spin {
   /** How long to spin before parking, in ms; 0 disables spinning. */
@@ -514,39 +517,57 @@ class Spin {
   #misses = 0;
   /** Calls left to make without spinning, after too many misses. */
   #resting = 0;
+  /** How many calls the next rest lasts: doubles while spinning keeps failing. */
+  #rest = FIRST_REST;
 
-  /** Whether the next call may spin (it is not resting). */
-  get spinning(): boolean {
-    return Spin.limit > 0 && this.#resting === 0;
-  }
-
+  /** How long the next call may spin, in ms: shorter while resting. */
   budget(): number {
-    if (Spin.limit === 0) return 0;
     if (this.#resting > 0) {
       this.#resting--;
-      return 0;
+      return Math.min(Spin.limit, RESTING_SPIN_MS);
     }
     return Spin.limit;
   }
 
-  /** Records whether the reply came while spinning. */
+  /**
+   * Records whether the reply came while spinning. One that did ends a rest: replies
+   * are quick (again), so spinning pays.
+   */
   record(hit: boolean): void {
     if (hit) {
       this.#misses = 0;
+      this.#resting = 0;
+      this.#rest = FIRST_REST;
       return;
     }
-    if (++this.#misses >= 8) {
+    // While resting, only a hit tells anything new.
+    if (this.#resting > 0) return;
+    if (++this.#misses >= MISSES_TO_REST) {
       this.#misses = 0;
-      this.#resting = 64;
+      this.#resting = this.#rest;
+      this.#rest = Math.min(this.#rest * 2, LONGEST_REST);
     }
   }
 }
+
+/**
+ * How long a resting caller still spins, in ms. Parking at once would cost a wake-up per
+ * call even when replies are quick again, and a caller that never spins never shows
+ * the scheduler that it and the reactor want two cores: once both share one core (the
+ * other busy with, say, V8's compiler threads), they would stay there.
+ */
+const RESTING_SPIN_MS = 0.02;
+/** Calls in a row whose reply came only after parking that make the spin rest. */
+const MISSES_TO_REST = 4;
+/** The first rest of the spin, and the longest, in calls. */
+const FIRST_REST = 16;
+const LONGEST_REST = 256;
 
 /** What `quickReply()` returns when no reply came quickly. */
 export const NO_REPLY: unique symbol = Symbol('no reply');
 
 /** Counter reads a caller makes before it first reads the clock (a few microseconds). */
-const QUICK_SPINS = 1024;
+const QUICK_SPINS = 128;
 
 /** Sets how long a caller spins before it parks, in ms (0: never spin). */
 export function setSpin(ms: number): void {

@@ -84,6 +84,14 @@ interface StashEntry {
 const WATCH_MS = 0.01;
 /** The most calls one turn of the hot loop takes by watching after replies. */
 const CHAIN_LIMIT = 64;
+/**
+ * After a lane reply the engine stays hot this many times {@link Engine.hotMs} longer, for
+ * the caller's next call. It must outlast the time a caller that parked takes to wake
+ * and call again (tens of microseconds, more on a busy machine): a reactor that has gone
+ * cold by then makes that call slow too, the caller parks again, and so on, call after
+ * call.
+ */
+const REPLY_HOT = 3;
 /** Calls further apart than this (ms) are sparse: keeping hot for them is a waste. */
 const SPARSE_MS = 1;
 
@@ -428,6 +436,7 @@ export class Engine {
       this.#coldSince = -1;
     }
     this.#hotUntil = now + Engine.hotMs;
+    this.#sawCall();
     if (this.#polling) {
       // A message while hot, even if the loop's own listener took it: hot pays.
       this.#caught = true;
@@ -456,8 +465,9 @@ export class Engine {
     if (found === 0) found = this.#watch();
     const now = performance.now();
     if (found > 0) {
-      this.#hotUntil = now + Engine.hotMs;
+      this.#hotUntil = Math.max(this.#hotUntil, now + Engine.hotMs);
       this.#caught = true;
+      this.#sawCall();
     }
     if (now < this.#hotUntil) {
       setImmediate(this.#poll);
@@ -479,7 +489,29 @@ export class Engine {
     // CPU on it for a while (judged when the next call comes).
     if (this.#caught) this.#misses = 0;
     else this.#coldSince = now;
+    // The same for the wait after a reply: it ended without the caller's next call.
+    if (this.#awaitingNext) {
+      this.#awaitingNext = false;
+      if (++this.#replyMisses >= 4) {
+        this.#replyMisses = 0;
+        this.#replyResting = 32;
+      }
+    }
   };
+
+  /** Whether the engine waits, hot, for the next call after a reply. */
+  #awaitingNext = false;
+  /** Waits after a reply in a row that ended without a call. */
+  #replyMisses = 0;
+  /** Replies left to send without waiting after them, after too many such misses. */
+  #replyResting = 0;
+
+  /** A call (or any message) came in: the wait after the last reply, if any, paid off. */
+  #sawCall(): void {
+    if (!this.#awaitingNext) return;
+    this.#awaitingNext = false;
+    this.#replyMisses = 0;
+  }
 
   /** Calls taken in this turn of the loop by watching right after a reply. */
   #chained = 0;
@@ -494,7 +526,14 @@ export class Engine {
    * theirs).
    */
   replied(): void {
-    if (this.#polling && this.#chained < CHAIN_LIMIT) this.#replied = true;
+    if (!this.#polling) return;
+    if (this.#chained < CHAIN_LIMIT) this.#replied = true;
+    if (this.#replyResting > 0) {
+      this.#replyResting--;
+      return;
+    }
+    this.#awaitingNext = true;
+    this.#hotUntil = Math.max(this.#hotUntil, performance.now() + Engine.hotMs * REPLY_HOT);
   }
 
   /** After a call settled in a microtask: watch for the next call if a lane reply went out. */
@@ -505,7 +544,10 @@ export class Engine {
   }
 
   readonly #next = (): void => {
-    if (this.#watch() > 0) this.#chained++;
+    if (this.#watch() > 0) {
+      this.#chained++;
+      this.#sawCall();
+    }
   };
 
   /**

@@ -69,9 +69,10 @@ export interface SetupOptions {
   readonly spin?: number;
   /**
    * How long the reactor keeps polling for the next call after one arrives, instead of
-   * sleeping in its event loop, in ms. Makes back-to-back calls fast at the price of
-   * that much CPU per call; when calls come too far apart to gain, the reactor stops
-   * doing it for a while by itself. 0 turns it off.
+   * sleeping in its event loop, in ms (and three times that after it replied to a
+   * blocked caller, which may take that long to wake and call again). Makes
+   * back-to-back calls fast at the price of that much CPU per call; when calls come too
+   * far apart to gain, the reactor stops doing it for a while by itself. 0 turns it off.
    * @default 0.1
    */
   readonly hot?: number;
