@@ -62,6 +62,8 @@ export class Connection {
   /** The direct lane of this channel, for small blocking calls. */
   readonly #lane: Lane | undefined;
   #lastLaneReply = 0;
+  /** The id of the last lane request while no outcome of it has come (0: none). */
+  #laneOpen = 0;
   /** The reply doorbell's value when the port was last read (-1: read it next time). */
   #posted = -1;
   readonly #pending = new Map<number, Receiver>();
@@ -174,9 +176,16 @@ export class Connection {
     const lane = this.#lane;
     if (lane === undefined || this.#outbox !== undefined || !Lane.carriesAll(args)) return 0;
     const fn = this.#wrappers.get(wrapper);
-    if (fn === undefined || !lane.free()) return 0;
+    if (fn === undefined) return 0;
+    // The slot is free once the reactor took the last request. An outcome of it proves
+    // that; only after a timeout must the shared memory be asked.
+    if (this.#laneOpen !== 0) {
+      if (!lane.free()) return 0;
+      this.#laneOpen = 0;
+    }
     this.throwIfStopped();
     const id = this.#nextId++;
+    this.#laneOpen = id;
     lane.writeRequest(id, fn, args);
     // A reactor that is not polling must be woken; one that is sees the request id.
     if (Atomics.load(this.#sig, LANE_HOT) === 0) this.#endpoint.post({ k: Kind.Poke, id });
@@ -196,6 +205,7 @@ export class Connection {
       if (Atomics.load(this.#sig, SIG_POSTED) !== this.#posted) break;
       if (lane.replyId() !== id) continue;
       this.#lastLaneReply = id;
+      this.#laneOpen = 0;
       this.#spin.record(true);
       return lane.readReply();
     }
@@ -440,6 +450,7 @@ export class Connection {
     switch (message.k) {
       case Kind.Success:
       case Kind.Failure: {
+        if (message.id === this.#laneOpen) this.#laneOpen = 0;
         const receiver = this.#pending.get(message.id);
         // Nobody waits for this id any more (timed out or cancelled): drop the reply.
         if (receiver === undefined) return;

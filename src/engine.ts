@@ -125,8 +125,14 @@ export class Channel {
   readonly #wrappers = new Map<number, WrapperDescriptor>();
   /** The functions found for them. */
   readonly #functions = new Map<number, (...args: unknown[]) => unknown>();
-  /** Calls this channel holds a handle on, by the channel's id for them. */
-  readonly active = new Map<number, CallRecord>();
+  /**
+   * Calls this channel holds a handle on, by the channel's id for them; the latest lane
+   * call is kept apart (most calls are lane calls, one at a time), see `#laneCall`.
+   */
+  readonly #active = new Map<number, CallRecord>();
+  /** The latest lane call, while it runs, and its id. */
+  #laneCall: CallRecord | undefined;
+  #laneCallId = 0;
   #holding = false;
   #closed = false;
   /** The request doorbell's value when the port was last polled. */
@@ -287,22 +293,45 @@ export class Channel {
   /** Runs call `id` of `fn`; `lane`: whether its reply may go by the lane. */
   #start(id: number, fn: (...args: unknown[]) => unknown, args: readonly unknown[], lane: boolean): void {
     const record = new CallRecord(lane ? { channel: this, id, lane: true } : { channel: this, id });
-    this.active.set(id, record);
+    if (lane) {
+      // The lane call before it may still run (its caller timed out): keep it findable.
+      if (this.#laneCall !== undefined) this.#active.set(this.#laneCallId, this.#laneCall);
+      this.#laneCall = record;
+      this.#laneCallId = id;
+    } else {
+      this.#active.set(id, record);
+    }
     this.#engine.run(record, fn, args);
   }
 
   #cancel(id: number, timeout: boolean): void {
-    const record = this.active.get(id);
+    const record = this.activeCall(id);
     if (record === undefined) return;
-    this.active.delete(id);
+    this.release(id);
     this.#engine.cancel(record, this, id, timeout);
+  }
+
+  /** The call this channel holds a handle on under `id`, if it still runs. */
+  activeCall(id: number): CallRecord | undefined {
+    return id === this.#laneCallId && this.#laneCall !== undefined ? this.#laneCall : this.#active.get(id);
+  }
+
+  /** Records that this channel holds a handle on `record` under `id`. */
+  hold(id: number, record: CallRecord): void {
+    this.#active.set(id, record);
+  }
+
+  /** Drops this channel's handle `id` (its call settled, or was cancelled here). */
+  release(id: number): void {
+    if (id === this.#laneCallId && this.#laneCall !== undefined) this.#laneCall = undefined;
+    else this.#active.delete(id);
   }
 
   #stash(message: StashMessage): void {
     if (message.outcome !== undefined) {
       this.#engine.store(message.stashId, { record: undefined, outcome: message.outcome, origin: this, handle: null });
     } else {
-      const record = message.call === undefined ? undefined : this.active.get(message.call);
+      const record = message.call === undefined ? undefined : this.activeCall(message.call);
       if (record === undefined || record.settled) {
         // The outcome is on its way to the caller already: it stashes the outcome instead.
         this.answer({ k: Kind.Answer, id: message.id, retry: true });
@@ -333,7 +362,7 @@ export class Channel {
       this.sendOutcome(message.reply, entry.outcome);
     } else if (entry.record !== undefined) {
       entry.record.subscribers.push({ channel: this, id: message.reply });
-      this.active.set(message.reply, entry.record);
+      this.hold(message.reply, entry.record);
     }
     this.answer({ k: Kind.Answer, id: message.id, found: true });
   }
@@ -733,7 +762,7 @@ export class Engine {
       if (subscriber.channel === null) {
         subscriber.settle(ok, value);
       } else {
-        subscriber.channel.active.delete(subscriber.id);
+        subscriber.channel.release(subscriber.id);
         subscriber.channel.send(subscriber.id, ok, payload, transfer, subscriber.lane === true);
       }
     }
