@@ -531,11 +531,11 @@ class Spin {
   /** How many calls the next rest lasts: doubles while spinning keeps failing. */
   #rest = FIRST_REST;
 
-  /** How long the next call may spin, in ms: shorter while resting. */
+  /** How long the next call may spin after the quick look, in ms: 0 while resting. */
   budget(): number {
     if (this.#resting > 0) {
       this.#resting--;
-      return Math.min(Spin.limit, RESTING_SPIN_MS);
+      return 0;
     }
     return Spin.limit;
   }
@@ -561,13 +561,6 @@ class Spin {
   }
 }
 
-/**
- * How long a resting caller still spins, in ms. Parking at once would cost a wake-up per
- * call even when replies are quick again, and a caller that never spins never shows
- * the scheduler that it and the reactor want two cores: once both share one core (the
- * other busy with, say, V8's compiler threads), they would stay there.
- */
-const RESTING_SPIN_MS = 0.02;
 /** Calls in a row whose reply came only after parking that make the spin rest. */
 const MISSES_TO_REST = 4;
 /** The first rest of the spin, and the longest, in calls. */
