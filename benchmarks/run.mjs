@@ -165,6 +165,8 @@ for (const label of ['1 KiB', '64 KiB', '1 MiB']) {
   const r = payloadResults[label];
   lines.push(`| object with a ${label} string | ${f(r.crochet)} | ${f(r.synckit)} | ${f(r.structuredClone)} |`);
 }
+const text = payloadResults['1 KiB text'];
+lines.push(`| a 1 KiB string alone | ${f(text.crochet)} | ${f(text.synckit)} | ${f(text.structuredClone)} |`);
 const buffer = payloadResults['1 MiB ArrayBuffer'];
 lines.push(
   '',

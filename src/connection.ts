@@ -168,7 +168,7 @@ export class Connection {
   }
 
   /**
-   * Sends a blocking call by the lane, if it can go there: small primitive arguments, a
+   * Sends a blocking call by the lane, if it can go there: primitive arguments, a
    * wrapper already named over this channel, and the slot free. Returns its id, or 0 if
    * it sent nothing. Its outcome comes to whoever `expect()`s it, or to `quickReply()`.
    */

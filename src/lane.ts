@@ -1,14 +1,15 @@
 /**
  * The direct lane: a fast path through shared memory for blocking calls whose arguments
- * and result are small primitives.
+ * and result are primitives: numbers, booleans, null, undefined, and strings of up to
+ * {@link LANE_TEXT} UTF-16 units in all.
  *
  * Design note. `postMessage` costs microseconds on each side, more than the whole round
  * trip is allowed to. So a channel's shared buffer also holds one request slot and one
- * reply slot. A `waitFor` call whose arguments are all small primitives writes them into
+ * reply slot. A `waitFor` call whose arguments are all such primitives writes them into
  * the request slot, then its id (last, so the id published means the arguments are
  * there). A reactor that is hot polls the id and takes the request; one that is not is
  * woken with a tiny `Poke` message on the port. The reply takes the reply slot the same
- * way (value first, id last) when it is a small primitive and its call is still the
+ * way (value first, id last) when it is such a primitive and its call is still the
  * caller's latest lane request; any other reply goes over the port as usual. The
  * reactor notifies a caller only when it is parked, and a caller reads its port only
  * when the reactor rang the reply doorbell: a lane call costs no system call at all.
@@ -21,13 +22,15 @@
  * that arrives late, after polling took its request, cannot take a newer request ahead
  * of port messages posted before that one.
  */
+import { Buffer } from 'node:buffer';
 
 // The channel's shared buffer, in three regions 128 bytes apart, so that what the caller
 // writes for a request and what the reactor writes for a reply never share a cache line:
 // - bytes 0-63: flags that rarely change (the protocol's doorbells, LANE_HOT, parked);
 // - bytes 128-191: the request slot, written by the caller (and TAKEN_ID by the reactor);
 // - bytes 256-319: the reply slot and the notification counter, written by the reactor;
-// - bytes from 384 on: the strings.
+// - bytes from 384 on: the strings, the arguments' one after the other, then the
+//   reply's, each area LANE_TEXT UTF-16 units long.
 // Only the ids are written with Atomics; the fields are written first, with plain stores,
 // and the id published after them makes them visible to the reader of the id.
 
@@ -49,11 +52,20 @@ const ARG_NUMBERS = 160;
 const REPLY_NUMBER = 272;
 /** Byte offset of the strings. */
 const STRINGS = 384;
-/** The most arguments, and the longest string (UTF-16 units), the lane carries. */
+/** The most arguments the lane carries. */
 export const LANE_ARGS = 4;
-const MAX_STRING = 64;
+/**
+ * The most UTF-16 units of text the lane carries each way: in all the strings of a
+ * call's arguments, and in its result. Longer text goes by the port, which is as fast
+ * from about this length on (a structured clone keeps Latin-1 text at one byte a unit).
+ */
+export const LANE_TEXT = 8 * 1024;
+/** Byte offset of the reply's text. */
+const REPLY_TEXT = STRINGS + LANE_TEXT * 2;
 /** Byte length of a channel's shared buffer with its lane. */
-export const LANE_BYTES = STRINGS + (LANE_ARGS + 1) * MAX_STRING * 2;
+export const LANE_BYTES = REPLY_TEXT + LANE_TEXT * 2;
+/** Strings up to this long are copied unit by unit; longer ones by a native copy. */
+const SHORT_TEXT = 48;
 
 const UNDEFINED = 0;
 const NULL = 1;
@@ -62,18 +74,38 @@ const TRUE = 3;
 const NUMBER = 4;
 const STRING = 5;
 
+/**
+ * How much text `value` puts in a text area (UTF-16 units), or Infinity if the lane
+ * cannot carry it at all.
+ */
+function textOf(value: unknown): number {
+  switch (typeof value) {
+    case 'undefined':
+    case 'boolean':
+    case 'number':
+      return 0;
+    case 'string':
+      return value.length;
+    default:
+      return value === null ? 0 : Infinity;
+  }
+}
+
 /** Views of a channel's shared buffer. */
 export class Lane {
   readonly sig: Int32Array;
   /** Numbers: the arguments' at 0-3, the reply's at {@link LANE_ARGS}. */
   readonly #numbers: Float64Array;
-  readonly #strings: Uint16Array;
+  /** The text areas, as UTF-16 units and as bytes (for native copies). */
+  readonly #units: Uint16Array;
+  readonly #bytes: Buffer;
 
   constructor(sig: Int32Array) {
     this.sig = sig;
     this.#numbers = new Float64Array(sig.buffer, ARG_NUMBERS, LANE_ARGS);
     this.#reply = new Float64Array(sig.buffer, REPLY_NUMBER, 1);
-    this.#strings = new Uint16Array(sig.buffer, STRINGS, (LANE_ARGS + 1) * MAX_STRING);
+    this.#units = new Uint16Array(sig.buffer, STRINGS, LANE_TEXT * 2);
+    this.#bytes = Buffer.from(sig.buffer, STRINGS, LANE_TEXT * 4);
   }
 
   readonly #reply: Float64Array;
@@ -83,25 +115,17 @@ export class Lane {
     return sig.byteLength >= LANE_BYTES;
   }
 
-  /** Whether `value` can travel in a slot. */
+  /** Whether `value` can travel as a reply. */
   static carries(value: unknown): boolean {
-    switch (typeof value) {
-      case 'undefined':
-      case 'boolean':
-      case 'number':
-        return true;
-      case 'string':
-        return value.length <= MAX_STRING;
-      default:
-        return value === null;
-    }
+    return textOf(value) <= LANE_TEXT;
   }
 
-  /** Whether every one of `args` can travel in a slot (and there are few enough). */
+  /** Whether `args` can travel as a request: few enough, and not too much text. */
   static carriesAll(args: readonly unknown[]): boolean {
     if (args.length > LANE_ARGS) return false;
-    for (let i = 0; i < args.length; i++) if (!Lane.carries(args[i])) return false;
-    return true;
+    let text = 0;
+    for (let i = 0; i < args.length; i++) text += textOf(args[i]);
+    return text <= LANE_TEXT;
   }
 
   /**
@@ -117,7 +141,12 @@ export class Lane {
   /** Caller: writes request `id` (arguments first, id last). */
   writeRequest(id: number, fn: number, args: readonly unknown[]): void {
     const sig = this.sig;
-    for (let i = 0; i < args.length; i++) sig[ARG_KINDS + i] = this.#write(i, args[i]);
+    let text = 0;
+    for (let i = 0; i < args.length; i++) {
+      const kind = this.#write(i, text, args[i]);
+      sig[ARG_KINDS + i] = kind;
+      text += kind >>> 8;
+    }
     sig[REQUEST_FN] = fn;
     sig[REQUEST_ARGC] = args.length;
     Atomics.store(sig, REQUEST_ID, id);
@@ -138,7 +167,12 @@ export class Lane {
     const sig = this.sig;
     const argc = sig[REQUEST_ARGC] as number;
     const args: unknown[] = [];
-    for (let i = 0; i < argc; i++) args.push(this.#read(i, sig[ARG_KINDS + i] as number));
+    let text = 0;
+    for (let i = 0; i < argc; i++) {
+      const kind = sig[ARG_KINDS + i] as number;
+      args.push(this.#read(i, text, kind));
+      text += kind >>> 8;
+    }
     // Only now may the caller write the slot again.
     Atomics.store(sig, TAKEN_ID, id);
     return args;
@@ -146,7 +180,7 @@ export class Lane {
 
   /** Reactor: writes the reply to request `id` (value first, id last). */
   writeReply(id: number, value: unknown): void {
-    this.sig[REPLY_KIND] = this.#write(LANE_ARGS, value);
+    this.sig[REPLY_KIND] = this.#write(LANE_ARGS, LANE_TEXT, value);
     Atomics.store(this.sig, REPLY_ID, id);
   }
 
@@ -157,11 +191,14 @@ export class Lane {
 
   /** Caller: reads the latest reply (call after `replyId()` showed a new id). */
   readReply(): unknown {
-    return this.#read(LANE_ARGS, this.sig[REPLY_KIND] as number);
+    return this.#read(LANE_ARGS, LANE_TEXT, this.sig[REPLY_KIND] as number);
   }
 
-  /** Writes `value`'s payload to `slot`; returns its kind. */
-  #write(slot: number, value: unknown): number {
+  /**
+   * Writes `value`'s payload to `slot`, a string's at unit `text` of the text areas;
+   * returns its kind (a string's length in the bits above the type).
+   */
+  #write(slot: number, text: number, value: unknown): number {
     switch (typeof value) {
       case 'undefined':
         return UNDEFINED;
@@ -172,16 +209,22 @@ export class Lane {
         else this.#numbers[slot] = value;
         return NUMBER;
       case 'string': {
-        const base = slot * MAX_STRING;
-        for (let i = 0; i < value.length; i++) this.#strings[base + i] = value.charCodeAt(i);
-        return STRING | (value.length << 8);
+        const length = value.length;
+        if (length <= SHORT_TEXT) {
+          const units = this.#units;
+          for (let i = 0; i < length; i++) units[text + i] = value.charCodeAt(i);
+        } else {
+          // UTF-16LE copies the units as they are, lone surrogates included.
+          this.#bytes.write(value, text * 2, length * 2, 'utf16le');
+        }
+        return STRING | (length << 8);
       }
       default:
         return NULL;
     }
   }
 
-  #read(slot: number, kind: number): unknown {
+  #read(slot: number, text: number, kind: number): unknown {
     switch (kind & 0xff) {
       case NULL:
         return null;
@@ -192,8 +235,9 @@ export class Lane {
       case NUMBER:
         return slot === LANE_ARGS ? this.#reply[0] : this.#numbers[slot];
       case STRING: {
-        const base = slot * MAX_STRING;
-        return String.fromCharCode(...this.#strings.subarray(base, base + (kind >> 8)));
+        const length = kind >>> 8;
+        if (length <= SHORT_TEXT) return String.fromCharCode(...this.#units.subarray(text, text + length));
+        return this.#bytes.toString('utf16le', text * 2, (text + length) * 2);
       }
       default:
         return undefined;

@@ -1,7 +1,8 @@
 /**
- * The direct lane: blocking calls with small primitive arguments and results go through
- * shared memory. These tests pin its edges: every value kind, values it cannot carry,
- * order against calls that go by the port, timeouts and late replies.
+ * The direct lane: blocking calls with primitive arguments and results (text up to
+ * LANE_TEXT units each way) go through shared memory. These tests pin its edges: every
+ * value kind, text at and past its limits, values it cannot carry, order against calls
+ * that go by the port, timeouts and late replies.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -21,6 +22,9 @@ import {
 } from './fixtures/calls.js';
 import { thrown } from './helpers.js';
 
+/** The lane's limit on text each way, in UTF-16 units (LANE_TEXT in src/lane.ts). */
+const LANE_TEXT = 8 * 1024;
+
 describe('the direct lane', () => {
   it('carries every small primitive both ways exactly', () => {
     const long = 'y'.repeat(64);
@@ -29,9 +33,31 @@ describe('the direct lane', () => {
     assert.deepEqual(four(1, 'two', null, undefined), [1, 'two', null, undefined]);
   });
 
+  it('carries text of every length up to its limit exactly, lone surrogates included', () => {
+    // Around the switch from unit-by-unit copies to native ones, and up to the limit.
+    const unit = 'a\ud800b\udc00😀é';
+    for (const length of [47, 48, 49, 50, 64, 65, 1000, LANE_TEXT - 1, LANE_TEXT]) {
+      const text = unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
+      assert.equal(text.length, length);
+      assert.equal(echo(text), text, `a string of ${length} units`);
+    }
+    // Several strings share the request's text area, one after the other.
+    const half = 'h'.repeat(LANE_TEXT / 2 - 1);
+    assert.deepEqual(four(half, 'x', half, 'yz'), [half, 'x', half, 'yz']);
+    assert.deepEqual(four('a'.repeat(60), 1, 'b'.repeat(3), 'c'.repeat(100)), [
+      'a'.repeat(60),
+      1,
+      'b'.repeat(3),
+      'c'.repeat(100),
+    ]);
+  });
+
   it('sends what it cannot carry by the port, unchanged', () => {
-    const long = 'z'.repeat(65);
+    const long = 'z'.repeat(LANE_TEXT + 1);
     assert.equal(echo(long), long);
+    // Each string fits, but not all of them together.
+    const half = 'h'.repeat(LANE_TEXT / 2);
+    assert.deepEqual(four(half, half, 'x', 1), [half, half, 'x', 1]);
     assert.equal(echo(10n), 10n);
     assert.deepEqual(echo({ a: [1] }), { a: [1] });
     assert.deepEqual(four(1, 2, 3, 4), [1, 2, 3, 4]);
