@@ -168,13 +168,13 @@ export class Connection {
   }
 
   /**
-   * Sends a blocking call by the lane, if it can go there: primitive arguments, a
-   * wrapper already named over this channel, and the slot free. Returns its id, or 0 if
+   * Sends a blocking call by the lane, if it can go there: arguments the lane carries
+   * (see lane.ts), a wrapper already named over this channel, and the slot free. Returns its id, or 0 if
    * it sent nothing. Its outcome comes to whoever `expect()`s it, or to `quickReply()`.
    */
   sendByLane(wrapper: WrapperId, args: readonly unknown[]): number {
     const lane = this.#lane;
-    if (lane === undefined || this.#outbox !== undefined || !Lane.carriesAll(args)) return 0;
+    if (lane === undefined || this.#outbox !== undefined) return 0;
     const fn = this.#wrappers.get(wrapper);
     if (fn === undefined) return 0;
     // The slot is free once the reactor took the last request. An outcome of it proves
@@ -183,10 +183,11 @@ export class Connection {
       if (!lane.free()) return 0;
       this.#laneOpen = 0;
     }
+    if (!lane.stage(args)) return 0;
     this.throwIfStopped();
     const id = this.#nextId++;
     this.#laneOpen = id;
-    lane.writeRequest(id, fn, args);
+    lane.publish(id, fn);
     // A reactor that is not polling must be woken; one that is sees the request id.
     if (Atomics.load(this.#sig, LANE_HOT) === 0) this.#endpoint.post({ k: Kind.Poke, id });
     return id;

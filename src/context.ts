@@ -97,6 +97,11 @@ export function transfer<T>(value: T, list: readonly Transferable[]): T {
   return value;
 }
 
+/** Whether `value` was marked with `transfer()` (and not sent since). */
+export function isMarked(value: object): boolean {
+  return transfers.has(value);
+}
+
 /** Takes the transfer list marked on `value`, if any. */
 export function takeTransfer(value: unknown, into: Transferable[]): void {
   if (typeof value !== 'object' || value === null) return;

@@ -384,9 +384,16 @@ export class Channel {
   /** Sends call `id`'s outcome: a value (moved if `transfer` lists buffers) or a failure. */
   send(id: number, ok: boolean, payload: unknown, transfer?: readonly Transferable[], lane = false): void {
     if (this.#closed) return;
-    // A small value for the caller's latest lane request goes back by the lane.
-    if (ok && lane && this.#lane !== undefined && Lane.carries(payload) && this.#lane.requestId() === id) {
-      this.#lane.writeReply(id, payload);
+    // A value the lane carries, for the caller's latest lane request, goes back by the
+    // lane (unless buffers in it are to be moved).
+    if (
+      ok &&
+      lane &&
+      this.#lane !== undefined &&
+      (transfer === undefined || transfer.length === 0) &&
+      this.#lane.requestId() === id &&
+      this.#lane.writeReply(id, payload)
+    ) {
       this.#wake();
       this.#engine.replied();
       return;

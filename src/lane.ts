@@ -1,15 +1,16 @@
 /**
  * The direct lane: a fast path through shared memory for blocking calls whose arguments
- * and result are primitives: numbers, booleans, null, undefined, and strings of up to
- * {@link LANE_TEXT} UTF-16 units in all.
+ * and result are primitives (numbers, booleans, null, undefined, and strings of up to
+ * {@link LANE_TEXT} UTF-16 units in all) or small plain data: objects and arrays that
+ * JSON copies exactly as a structured clone would, up to {@link LANE_DATA} units of JSON.
  *
  * Design note. `postMessage` costs microseconds on each side, more than the whole round
  * trip is allowed to. So a channel's shared buffer also holds one request slot and one
- * reply slot. A `waitFor` call whose arguments are all such primitives writes them into
+ * reply slot. A `waitFor` call whose arguments are all such values writes them into
  * the request slot, then its id (last, so the id published means the arguments are
  * there). A reactor that is hot polls the id and takes the request; one that is not is
  * woken with a tiny `Poke` message on the port. The reply takes the reply slot the same
- * way (value first, id last) when it is such a primitive and its call is still the
+ * way (value first, id last) when it is such a value and its call is still the
  * caller's latest lane request; any other reply goes over the port as usual. The
  * reactor notifies a caller only when it is parked, and a caller reads its port only
  * when the reactor rang the reply doorbell: a lane call costs no system call at all.
@@ -23,6 +24,8 @@
  * of port messages posted before that one.
  */
 import { Buffer } from 'node:buffer';
+import { types } from 'node:util';
+import { isMarked } from './context.js';
 
 // The channel's shared buffer, in three regions 128 bytes apart, so that what the caller
 // writes for a request and what the reactor writes for a reply never share a cache line:
@@ -60,12 +63,21 @@ export const LANE_ARGS = 4;
  * from about this length on (a structured clone keeps Latin-1 text at one byte a unit).
  */
 export const LANE_TEXT = 8 * 1024;
+/**
+ * The most UTF-16 units of JSON text a plain-data value may take on the lane. Past about
+ * this size a structured clone by the port is as fast as JSON.
+ */
+export const LANE_DATA = 1024;
 /** Byte offset of the reply's text. */
 const REPLY_TEXT = STRINGS + LANE_TEXT * 2;
 /** Byte length of a channel's shared buffer with its lane. */
 export const LANE_BYTES = REPLY_TEXT + LANE_TEXT * 2;
-/** Strings up to this long are copied unit by unit; longer ones by a native copy. */
+/**
+ * Strings up to this long are written unit by unit, and read unit by unit up to
+ * TINY_TEXT; longer ones are copied natively.
+ */
 const SHORT_TEXT = 48;
+const TINY_TEXT = 8;
 
 const UNDEFINED = 0;
 const NULL = 1;
@@ -73,22 +85,87 @@ const FALSE = 2;
 const TRUE = 3;
 const NUMBER = 4;
 const STRING = 5;
+/** Plain data (objects and arrays), as JSON text in the text area. */
+const DATA = 6;
+
+/** The most objects and arrays, and the deepest nesting, a value on the lane may have. */
+const MAX_OBJECTS = 256;
+const MAX_DEPTH = 32;
 
 /**
- * How much text `value` puts in a text area (UTF-16 units), or Infinity if the lane
- * cannot carry it at all.
+ * Whether `value` is plain data that JSON carries exactly as a structured clone would,
+ * in about `room` UTF-16 units at most: objects with the plain prototype (or none) and
+ * dense arrays, holding only data properties (no getters: they would run twice if the
+ * value went by the port after all), strings, booleans, null and finite numbers other
+ * than -0, without shared references or cycles. Anything else (undefined, -0, NaN,
+ * class instances, Dates, Maps, buffers, proxies…) goes by the port, whose structured
+ * clone copies it exactly.
  */
-function textOf(value: unknown): number {
-  switch (typeof value) {
-    case 'undefined':
-    case 'boolean':
-    case 'number':
-      return 0;
+function isPlainData(value: object, room: number): boolean {
+  // JSON.stringify would call a toJSON() inherited from a patched prototype.
+  if ('toJSON' in Object.prototype || 'toJSON' in Array.prototype) return false;
+  left = room;
+  const plain = check(value, 0);
+  seen.length = 0;
+  return plain;
+}
+
+/** The objects met so far by isPlainData(), and the room left. */
+const seen: object[] = [];
+let left = 0;
+
+function check(item: unknown, depth: number): boolean {
+  switch (typeof item) {
     case 'string':
-      return value.length;
+      left -= item.length + 2;
+      return left >= 0;
+    case 'number':
+      left -= 8;
+      return Number.isFinite(item) && !Object.is(item, -0);
+    case 'boolean':
+      left -= 5;
+      return true;
+    case 'object': {
+      left -= 4;
+      if (item === null) return true;
+      if (depth > MAX_DEPTH || seen.length >= MAX_OBJECTS || seen.includes(item) || types.isProxy(item)) {
+        return false;
+      }
+      seen.push(item);
+      const prototype: unknown = Object.getPrototypeOf(item);
+      if (Array.isArray(item)) {
+        // Dense, and nothing else: holes and extra properties do not survive JSON.
+        if (prototype !== Array.prototype || item.length > left || Object.keys(item).length !== item.length) {
+          return false;
+        }
+        for (let i = 0; i < item.length; i++) {
+          const element = Object.getOwnPropertyDescriptor(item, i);
+          if (element === undefined || !('value' in element) || !check(element.value, depth + 1)) return false;
+        }
+        return true;
+      }
+      if (prototype !== Object.prototype && prototype !== null) return false;
+      for (const key of Object.keys(item)) {
+        const property = Object.getOwnPropertyDescriptor(item, key);
+        if (property === undefined || !('value' in property)) return false;
+        left -= key.length + 3;
+        if (left < 0 || !check(property.value, depth + 1)) return false;
+      }
+      return true;
+    }
     default:
-      return value === null ? 0 : Infinity;
+      return false;
   }
+}
+
+/**
+ * The JSON text of `value` if the lane carries it as plain data, in at most `room`
+ * units; or undefined.
+ */
+function dataText(value: object, room: number): string | undefined {
+  if (!isPlainData(value, room)) return undefined;
+  const text = JSON.stringify(value);
+  return text.length <= room ? text : undefined;
 }
 
 /** Views of a channel's shared buffer. */
@@ -115,19 +192,6 @@ export class Lane {
     return sig.byteLength >= LANE_BYTES;
   }
 
-  /** Whether `value` can travel as a reply. */
-  static carries(value: unknown): boolean {
-    return textOf(value) <= LANE_TEXT;
-  }
-
-  /** Whether `args` can travel as a request: few enough, and not too much text. */
-  static carriesAll(args: readonly unknown[]): boolean {
-    if (args.length > LANE_ARGS) return false;
-    let text = 0;
-    for (let i = 0; i < args.length; i++) text += textOf(args[i]);
-    return text <= LANE_TEXT;
-  }
-
   /**
    * Caller: whether the request slot is free, i.e. the reactor took the last request.
    * A request whose caller gave up (timed out) may still wait there; its slot must not
@@ -138,18 +202,29 @@ export class Lane {
     return Atomics.load(this.sig, REQUEST_ID) === Atomics.load(this.sig, TAKEN_ID);
   }
 
-  /** Caller: writes request `id` (arguments first, id last). */
-  writeRequest(id: number, fn: number, args: readonly unknown[]): void {
+  /**
+   * Caller: writes the arguments of the next request into the slot, if the lane can
+   * carry them all; returns whether it did. Call only while the slot is free; nothing is
+   * visible to the reactor until `publish()`.
+   */
+  stage(args: readonly unknown[]): boolean {
+    if (args.length > LANE_ARGS) return false;
     const sig = this.sig;
     let text = 0;
     for (let i = 0; i < args.length; i++) {
-      const kind = this.#write(i, text, args[i]);
+      const kind = this.#write(i, text, LANE_TEXT - text, args[i]);
+      if (kind < 0) return false;
       sig[ARG_KINDS + i] = kind;
       text += kind >>> 8;
     }
-    sig[REQUEST_FN] = fn;
     sig[REQUEST_ARGC] = args.length;
-    Atomics.store(sig, REQUEST_ID, id);
+    return true;
+  }
+
+  /** Caller: makes the staged request visible as request `id` of function `fn`. */
+  publish(id: number, fn: number): void {
+    this.sig[REQUEST_FN] = fn;
+    Atomics.store(this.sig, REQUEST_ID, id);
   }
 
   /** The id of the latest lane request. */
@@ -178,10 +253,16 @@ export class Lane {
     return args;
   }
 
-  /** Reactor: writes the reply to request `id` (value first, id last). */
-  writeReply(id: number, value: unknown): void {
-    this.sig[REPLY_KIND] = this.#write(LANE_ARGS, LANE_TEXT, value);
+  /**
+   * Reactor: writes the reply to request `id` (value first, id last), if the lane can
+   * carry it; returns whether it did.
+   */
+  writeReply(id: number, value: unknown): boolean {
+    const kind = this.#write(LANE_ARGS, LANE_TEXT, LANE_TEXT, value);
+    if (kind < 0) return false;
+    this.sig[REPLY_KIND] = kind;
     Atomics.store(this.sig, REPLY_ID, id);
+    return true;
   }
 
   /** The id of the latest lane reply. */
@@ -195,10 +276,11 @@ export class Lane {
   }
 
   /**
-   * Writes `value`'s payload to `slot`, a string's at unit `text` of the text areas;
-   * returns its kind (a string's length in the bits above the type).
+   * Writes `value`'s payload to `slot`, text at unit `text` of the text areas, `room`
+   * units at most; returns its kind (with the length of its text in the bits above the
+   * type), or -1 if the lane cannot carry it.
    */
-  #write(slot: number, text: number, value: unknown): number {
+  #write(slot: number, text: number, room: number, value: unknown): number {
     switch (typeof value) {
       case 'undefined':
         return UNDEFINED;
@@ -208,20 +290,42 @@ export class Lane {
         if (slot === LANE_ARGS) this.#reply[0] = value;
         else this.#numbers[slot] = value;
         return NUMBER;
-      case 'string': {
-        const length = value.length;
-        if (length <= SHORT_TEXT) {
-          const units = this.#units;
-          for (let i = 0; i < length; i++) units[text + i] = value.charCodeAt(i);
-        } else {
-          // UTF-16LE copies the units as they are, lone surrogates included.
-          this.#bytes.write(value, text * 2, length * 2, 'utf16le');
-        }
-        return STRING | (length << 8);
+      case 'string':
+        if (value.length > room) return -1;
+        this.#writeText(text, value);
+        return STRING | (value.length << 8);
+      case 'object': {
+        if (value === null) return NULL;
+        if (isMarked(value)) return -1;
+        const json = dataText(value, Math.min(room, LANE_DATA));
+        if (json === undefined) return -1;
+        this.#writeText(text, json);
+        return DATA | (json.length << 8);
       }
       default:
-        return NULL;
+        return -1;
     }
+  }
+
+  #writeText(at: number, text: string): void {
+    const length = text.length;
+    if (length <= SHORT_TEXT) {
+      const units = this.#units;
+      for (let i = 0; i < length; i++) units[at + i] = text.charCodeAt(i);
+    } else {
+      // UTF-16LE copies the units as they are, lone surrogates included.
+      this.#bytes.write(text, at * 2, length * 2, 'utf16le');
+    }
+  }
+
+  #readText(at: number, length: number): string {
+    if (length <= TINY_TEXT) {
+      const units = this.#units;
+      let text = '';
+      for (let i = 0; i < length; i++) text += String.fromCharCode(units[at + i] as number);
+      return text;
+    }
+    return this.#bytes.toString('utf16le', at * 2, (at + length) * 2);
   }
 
   #read(slot: number, text: number, kind: number): unknown {
@@ -234,11 +338,10 @@ export class Lane {
         return true;
       case NUMBER:
         return slot === LANE_ARGS ? this.#reply[0] : this.#numbers[slot];
-      case STRING: {
-        const length = kind >>> 8;
-        if (length <= SHORT_TEXT) return String.fromCharCode(...this.#units.subarray(text, text + length));
-        return this.#bytes.toString('utf16le', text * 2, (text + length) * 2);
-      }
+      case STRING:
+        return this.#readText(text, kind >>> 8);
+      case DATA:
+        return JSON.parse(this.#readText(text, kind >>> 8)) as unknown;
       default:
         return undefined;
     }

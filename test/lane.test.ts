@@ -22,6 +22,11 @@ import {
 } from './fixtures/calls.js';
 import { thrown } from './helpers.js';
 
+/** The code of what `fn` throws. */
+function errorCode(fn: () => unknown): unknown {
+  return (thrown(fn) as { code?: unknown }).code;
+}
+
 /** The lane's limit on text each way, in UTF-16 units (LANE_TEXT in src/lane.ts). */
 const LANE_TEXT = 8 * 1024;
 
@@ -50,6 +55,76 @@ describe('the direct lane', () => {
       'b'.repeat(3),
       'c'.repeat(100),
     ]);
+  });
+
+  it('carries plain data (objects and arrays) as a structured clone would', () => {
+    const nullPrototype = Object.assign(Object.create(null) as object, { a: 1 });
+    const values: unknown[] = [
+      {},
+      [],
+      { a: 1, b: 'two', c: [true, false, null], d: { e: { f: [1.5, -2, 1e21, 5e-324] } } },
+      [[], [[]], {}, { '': '' }],
+      { '2': 'b', '1': 'a', z: 0, 'é😀': 'k\ud800', ['__proto__']: { own: true } },
+      nullPrototype,
+      { text: 'y'.repeat(900) },
+      [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 0],
+    ];
+    for (const value of values) {
+      const back = echo(value);
+      assert.deepStrictEqual(back, structuredClone(value));
+      assert.deepStrictEqual(Object.keys(back as object), Object.keys(value as object), 'the keys keep their order');
+    }
+    assert.deepEqual(four({ a: 1 }, [2], 'x', 3), [{ a: 1 }, [2], 'x', 3]);
+  });
+
+  it('leaves to the port the data JSON would not copy exactly, which arrives as a structured clone', () => {
+    class Point {
+      x = 1;
+      y = 2;
+    }
+    const shared = { s: 1 };
+    const cyclic: { self?: unknown } = {};
+    cyclic.self = cyclic;
+    // A hole: an array of length 3 with no element 1.
+    const holes: number[] = [];
+    holes[0] = 1;
+    holes[2] = 3;
+    const extra = Object.assign([1, 2], { note: 'kept' });
+    const values: unknown[] = [
+      { zero: -0, nan: Number.NaN, inf: Infinity, none: undefined },
+      [undefined, -0],
+      holes,
+      extra,
+      new Point(),
+      { when: new Date(0), map: new Map([[1, 2]]), set: new Set([3]), re: /x/g, big: 10n, bytes: new Uint8Array([1]) },
+      { text: 'z'.repeat(2000) },
+      Array.from({ length: 300 }, (_, i) => ({ i })),
+    ];
+    for (const value of values) assert.deepStrictEqual(echo(value), structuredClone(value));
+    // Shared references and cycles keep their shape.
+    const both = echo({ a: shared, b: shared }) as { a: object; b: object };
+    assert.equal(both.a, both.b);
+    const self = echo(cyclic) as { self: unknown };
+    assert.equal(self.self, self);
+    // A getter runs once, as for any structured clone.
+    let reads = 0;
+    const lazy = {
+      get value() {
+        reads++;
+        return 7;
+      },
+    };
+    assert.deepEqual(echo(lazy), { value: 7 });
+    assert.equal(reads, 1);
+    // What cannot be cloned at all still fails as before.
+    assert.equal(
+      errorCode(() => echo({ toJSON: () => 1 })),
+      'ERR_CROCHET_DATA_CLONE',
+    );
+    assert.equal(
+      errorCode(() => echo(new Proxy({}, {}))),
+      'ERR_CROCHET_DATA_CLONE',
+    );
   });
 
   it('sends what it cannot carry by the port, unchanged', () => {

@@ -58,6 +58,20 @@ describe('property: values of any shape cross unchanged', () => {
     );
   });
 
+  it('returns plain data exactly as a structured clone of it, by the lane as JSON or by the port', () => {
+    const data = fc.oneof(
+      fc.jsonValue({ maxDepth: 4 }),
+      fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 40 }),
+      fc.dictionary(text, fc.oneof(fc.jsonValue({ maxDepth: 2 }), primitive), { maxKeys: 8 }),
+    );
+    fc.assert(
+      fc.property(data, (value) => {
+        assert.deepStrictEqual(echo(value), structuredClone(value));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it('returns every structured-cloneable value from a runInReactor result equal to what it was sent', () => {
     fc.assert(
       fc.property(cloneable, (value) => {
