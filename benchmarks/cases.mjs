@@ -148,17 +148,17 @@ const cases = {
     const text = 'x'.repeat(1024);
     const sameText = (_i, got) => got.length === 1024;
     results['1 KiB text'] = {
-      crochet: measure(() => calls.echo(text), 2000, sameText, 1000).median,
-      synckit: measure(() => echo(text), 2000, sameText, 1000).median,
-      structuredClone: measure(() => structuredClone(text), 2000, sameText, 1000).median,
+      crochet: measure(() => calls.echo(text), 2000, sameText, WARMUP).median,
+      synckit: measure(() => echo(text), 2000, sameText, WARMUP).median,
+      structuredClone: measure(() => structuredClone(text), 2000, sameText, WARMUP).median,
     };
     // A small object of plain data: the lane carries it as JSON.
     const record = { id: 1, name: 'crochet', tags: ['sync', 'async'], size: 2.5, nested: { ok: true, at: null } };
     const sameRecord = (_i, got) => got.name === 'crochet';
     results['small object'] = {
-      crochet: measure(() => calls.echo(record), 2000, sameRecord, 1000).median,
-      synckit: measure(() => echo(record), 2000, sameRecord, 1000).median,
-      structuredClone: measure(() => structuredClone(record), 2000, sameRecord, 1000).median,
+      crochet: measure(() => calls.echo(record), 2000, sameRecord, WARMUP).median,
+      synckit: measure(() => echo(record), 2000, sameRecord, WARMUP).median,
+      structuredClone: measure(() => structuredClone(record), 2000, sameRecord, WARMUP).median,
     };
     for (const [label, bytes] of [
       ['1 KiB', 1024],
@@ -167,7 +167,7 @@ const cases = {
     ]) {
       const value = payload(bytes);
       const count = bytes > 100_000 ? 200 : 2000;
-      const warmup = count / 2;
+      const warmup = bytes > 100_000 ? 100 : 2000;
       const same = (_i, got) => got.text.length === bytes;
       results[label] = {
         crochet: measure(() => calls.echo(value), count, same, warmup).median,
