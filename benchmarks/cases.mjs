@@ -144,7 +144,7 @@ const cases = {
     for (let i = 0; i < WARMUP; i++) echo(i);
     const results = {};
     // Small values first: the large ones leave much garbage behind for a while.
-    // A string alone, 1 KiB: the lane carries text (up to 8192 units) as it carries numbers.
+    // A string alone, 1 KiB: the lane carries text (up to 2048 units) as it carries numbers.
     const text = 'x'.repeat(1024);
     const sameText = (_i, got) => got.length === 1024;
     results['1 KiB text'] = {

@@ -28,7 +28,7 @@ function errorCode(fn: () => unknown): unknown {
 }
 
 /** The lane's limit on text each way, in UTF-16 units (LANE_TEXT in src/lane.ts). */
-const LANE_TEXT = 8 * 1024;
+const LANE_TEXT = 2 * 1024;
 
 describe('the direct lane', () => {
   it('carries every small primitive both ways exactly', () => {
