@@ -27,13 +27,13 @@ import { Buffer } from 'node:buffer';
 import { types } from 'node:util';
 import { isMarked } from './context.js';
 
-// The channel's shared buffer, in three regions 128 bytes apart, so that what the caller
-// writes for a request and what the reactor writes for a reply never share a cache line:
+// The channel's shared buffer, in regions 128 bytes apart, so that what the caller writes
+// for a request and what the reactor writes for a reply never share a cache line:
 // - bytes 0-63: flags that rarely change (the protocol's doorbells, LANE_HOT, parked);
 // - bytes 128-191: the request slot, written by the caller (and TAKEN_ID by the reactor);
 // - bytes 256-319: the reply slot and the notification counter, written by the reactor;
-// - bytes from 384 on: the strings, the arguments' one after the other, then the
-//   reply's, each area LANE_TEXT UTF-16 units long.
+// - bytes from 384 on: the text (strings, and plain data as JSON), the arguments' one
+//   after the other, then the reply's, each area LANE_TEXT UTF-16 units long.
 // Only the ids are written with Atomics; the fields are written first, with plain stores,
 // and the id published after them makes them visible to the reader of the id.
 
@@ -45,7 +45,7 @@ const REQUEST_FN = 33;
 const REQUEST_ARGC = 34;
 /** Index of the id of the last lane request the reactor took (read its arguments). */
 const TAKEN_ID = 35;
-/** Indexes of the arguments' kinds (type, and a string's length << 8). */
+/** Indexes of the arguments' kinds (type, and the length of its text << 8). */
 const ARG_KINDS = 36;
 /** Index of the id of the latest lane reply. Written last. */
 const REPLY_ID = 65;
