@@ -90,6 +90,10 @@ const STRING = 5;
 /** Plain data (objects and arrays), as JSON text in the text area. */
 const DATA = 6;
 
+/** JSON's own functions, as they were when crochet loaded (an application may patch JSON). */
+const toJson = JSON.stringify;
+const fromJson = JSON.parse;
+
 /** The most objects and arrays, and the deepest nesting, a value on the lane may have. */
 const MAX_OBJECTS = 256;
 const MAX_DEPTH = 32;
@@ -166,7 +170,7 @@ function check(item: unknown, depth: number): boolean {
  */
 function dataText(value: object, room: number): string | undefined {
   if (!isPlainData(value, room)) return undefined;
-  const text = JSON.stringify(value);
+  const text = toJson(value);
   return text.length <= room ? text : undefined;
 }
 
@@ -343,7 +347,7 @@ export class Lane {
       case STRING:
         return this.#readText(text, kind >>> 8);
       case DATA:
-        return JSON.parse(this.#readText(text, kind >>> 8)) as unknown;
+        return fromJson(this.#readText(text, kind >>> 8)) as unknown;
       default:
         return undefined;
     }

@@ -77,6 +77,18 @@ describe('the direct lane', () => {
     assert.deepEqual(four({ a: 1 }, [2], 'x', 3), [{ a: 1 }, [2], 'x', 3]);
   });
 
+  it('carries plain data the same when the application has patched JSON', () => {
+    const { stringify, parse } = JSON;
+    JSON.stringify = () => 'patched';
+    JSON.parse = () => 'patched';
+    try {
+      assert.deepEqual(echo({ a: [1, 'b'] }), { a: [1, 'b'] });
+    } finally {
+      JSON.stringify = stringify;
+      JSON.parse = parse;
+    }
+  });
+
   it('leaves to the port the data JSON would not copy exactly, which arrives as a structured clone', () => {
     class Point {
       x = 1;
