@@ -59,7 +59,7 @@ export class Connection {
   #control: Int32Array | undefined;
   readonly #sig: Int32Array;
   readonly #endpoint: Endpoint;
-  /** The direct lane of this channel, for small blocking calls. */
+  /** The direct lane of this channel, for blocking calls with small values. */
   readonly #lane: Lane | undefined;
   #lastLaneReply = 0;
   /** The id of the last lane request while no outcome of it has come (0: none). */
@@ -169,8 +169,9 @@ export class Connection {
 
   /**
    * Sends a blocking call by the lane, if it can go there: arguments the lane carries
-   * (see lane.ts), a wrapper already named over this channel, and the slot free. Returns its id, or 0 if
-   * it sent nothing. Its outcome comes to whoever `expect()`s it, or to `quickReply()`.
+   * (see lane.ts), a wrapper already named over this channel, and the slot free.
+   * Returns its id, or 0 if it sent nothing. Its outcome comes to whoever `expect()`s
+   * it, or to `quickReply()`.
    */
   sendByLane(wrapper: WrapperId, args: readonly unknown[]): number {
     const lane = this.#lane;
