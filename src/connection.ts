@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
 import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, decodeThrown, encodeThrown } from './codec.js';
+import { Backoff } from './backoff.js';
 import { takeTransfer } from './context.js';
 import type { Endpoint } from './endpoint.js';
 import { Lane, LANE_HOT } from './lane.js';
@@ -526,20 +527,15 @@ export class Connection {
 class Spin {
   /** How long to spin before parking, in ms; 0 disables spinning. */
   static limit = 0.05;
-  /** Consecutive calls whose reply came only after parking. */
-  #misses = 0;
-  /** Calls left to make without spinning, after too many misses. */
-  #resting = 0;
-  /** How many calls the next rest lasts: doubles while spinning keeps failing. */
-  #rest = FIRST_REST;
+  /**
+   * Rests after 4 calls in a row whose reply came only after parking: 16 calls at first,
+   * up to 256 while spinning keeps failing.
+   */
+  readonly #backoff = new Backoff(4, 16, 256);
 
   /** How long the next call may spin after the quick look, in ms: 0 while resting. */
   budget(): number {
-    if (this.#resting > 0) {
-      this.#resting--;
-      return 0;
-    }
-    return Spin.limit;
+    return this.#backoff.skip() ? 0 : Spin.limit;
   }
 
   /**
@@ -547,27 +543,10 @@ class Spin {
    * are quick (again), so spinning pays.
    */
   record(hit: boolean): void {
-    if (hit) {
-      this.#misses = 0;
-      this.#resting = 0;
-      this.#rest = FIRST_REST;
-      return;
-    }
-    // While resting, only a hit tells anything new.
-    if (this.#resting > 0) return;
-    if (++this.#misses >= MISSES_TO_REST) {
-      this.#misses = 0;
-      this.#resting = this.#rest;
-      this.#rest = Math.min(this.#rest * 2, LONGEST_REST);
-    }
+    if (hit) this.#backoff.hit();
+    else this.#backoff.miss();
   }
 }
-
-/** Calls in a row whose reply came only after parking that make the spin rest. */
-const MISSES_TO_REST = 4;
-/** The first rest of the spin, and the longest, in calls. */
-const FIRST_REST = 16;
-const LONGEST_REST = 256;
 
 /** What `quickReply()` returns when no reply came quickly. */
 export const NO_REPLY: unique symbol = Symbol('no reply');

@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, decodeThrown, encodeFailure, encodeThrown, type WireValue } from './codec.js';
+import { Backoff } from './backoff.js';
 import { CallContext, runAsCall, takeTransfer } from './context.js';
 import { broadcastEndpoint, channelNames, type Endpoint } from './endpoint.js';
 import { Lane, LANE_HOT } from './lane.js';
@@ -456,19 +457,13 @@ export class Engine {
    */
   keepHot(): void {
     if (Engine.hotMs <= 0) return;
-    if (this.#resting > 0) {
-      this.#resting--;
-      return;
-    }
+    if (this.#hotBackoff.skip()) return;
     const now = performance.now();
     if (this.#coldSince >= 0) {
       // The last hot spell caught nothing. It was a waste only if calls really come far
       // apart; a call that came soon after it merely missed it.
-      if (now - this.#coldSince < SPARSE_MS) this.#misses = 0;
-      else if (++this.#misses >= 4) {
-        this.#misses = 0;
-        this.#resting = 32;
-      }
+      if (now - this.#coldSince < SPARSE_MS) this.#hotBackoff.hit();
+      else this.#hotBackoff.miss();
       this.#coldSince = -1;
     }
     this.#hotUntil = now + Engine.hotMs;
@@ -486,12 +481,13 @@ export class Engine {
 
   /** How long the engine stays hot after a message, in ms (0: never). */
   static hotMs = 0.1;
-  /** Hot spells in a row that caught nothing (calls come too far apart to gain). */
-  #misses = 0;
+  /**
+   * After 4 hot spells in a row that caught nothing (calls come too far apart to gain),
+   * the next 32 messages are taken without going hot.
+   */
+  readonly #hotBackoff = new Backoff(4, 32);
   /** When the last hot spell ended without catching anything (-1: it caught something). */
   #coldSince = -1;
-  /** Messages left to take without going hot, after too many misses. */
-  #resting = 0;
   #caught = false;
 
   readonly #poll = (): void => {
@@ -523,30 +519,25 @@ export class Engine {
     this.#polling = false;
     // Adapt: when calls come too far apart for the hot spell to catch them, stop burning
     // CPU on it for a while (judged when the next call comes).
-    if (this.#caught) this.#misses = 0;
+    if (this.#caught) this.#hotBackoff.hit();
     else this.#coldSince = now;
     // The same for the wait after a reply: it ended without the caller's next call.
     if (this.#awaitingNext) {
       this.#awaitingNext = false;
-      if (++this.#replyMisses >= 4) {
-        this.#replyMisses = 0;
-        this.#replyResting = 32;
-      }
+      this.#replyBackoff.miss();
     }
   };
 
   /** Whether the engine waits, hot, for the next call after a reply. */
   #awaitingNext = false;
-  /** Waits after a reply in a row that ended without a call. */
-  #replyMisses = 0;
-  /** Replies left to send without waiting after them, after too many such misses. */
-  #replyResting = 0;
+  /** After 4 waits in a row that ended without a call, no wait after the next 32 replies. */
+  readonly #replyBackoff = new Backoff(4, 32);
 
   /** A call (or any message) came in: the wait after the last reply, if any, paid off. */
   #sawCall(): void {
     if (!this.#awaitingNext) return;
     this.#awaitingNext = false;
-    this.#replyMisses = 0;
+    this.#replyBackoff.hit();
   }
 
   /** Calls taken in this turn of the loop by watching right after a reply. */
@@ -564,10 +555,7 @@ export class Engine {
   replied(): void {
     if (!this.#polling) return;
     if (this.#chained < CHAIN_LIMIT) this.#replied = true;
-    if (this.#replyResting > 0) {
-      this.#replyResting--;
-      return;
-    }
+    if (this.#replyBackoff.skip()) return;
     this.#awaitingNext = true;
     this.#hotUntil = Math.max(this.#hotUntil, performance.now() + Engine.hotMs * REPLY_HOT);
   }

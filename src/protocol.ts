@@ -2,11 +2,11 @@
  * The wire protocol between caller threads and the reactor.
  *
  * Design note. Every caller thread owns one *channel*: a `MessagePort` to the reactor
- * and a `SharedArrayBuffer` holding a notification counter (and the direct lane). A caller posts a
- * request on its port, then parks in `Atomics.wait` on the counter. The reactor posts
- * the reply on the same port *first* and bumps the counter *second*, so a caller that
- * reads the counter, drains its port, and then waits for the counter to move can never
- * miss a reply (the esbuild#590 race). Requests carry ids that are never reused; a reply
+ * and a `SharedArrayBuffer` holding a notification counter (and the direct lane). A
+ * caller posts a request on its port, then parks in `Atomics.wait` on the counter. The
+ * reactor posts the reply on the same port *first* and bumps the counter *second*, so a
+ * caller that reads the counter, drains its port, and then waits for the counter to move
+ * can never miss a reply (the esbuild#590 race). Requests carry ids that are never reused; a reply
  * whose id nobody waits for any more (after a timeout or `cancel()`) is dropped, so a
  * late reply never reaches a later call.
  *
