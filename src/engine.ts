@@ -306,20 +306,15 @@ export class Channel {
   }
 
   #cancel(id: number, timeout: boolean): void {
-    const record = this.activeCall(id);
+    const record = this.#activeCall(id);
     if (record === undefined) return;
     this.release(id);
     this.#engine.cancel(record, this, id, timeout);
   }
 
   /** The call this channel holds a handle on under `id`, if it still runs. */
-  activeCall(id: number): CallRecord | undefined {
+  #activeCall(id: number): CallRecord | undefined {
     return id === this.#laneCallId && this.#laneCall !== undefined ? this.#laneCall : this.#active.get(id);
-  }
-
-  /** Records that this channel holds a handle on `record` under `id`. */
-  hold(id: number, record: CallRecord): void {
-    this.#active.set(id, record);
   }
 
   /** Drops this channel's handle `id` (its call settled, or was cancelled here). */
@@ -332,7 +327,7 @@ export class Channel {
     if (message.outcome !== undefined) {
       this.#engine.store(message.stashId, { record: undefined, outcome: message.outcome, origin: this, handle: null });
     } else {
-      const record = message.call === undefined ? undefined : this.activeCall(message.call);
+      const record = message.call === undefined ? undefined : this.#activeCall(message.call);
       if (record === undefined || record.settled) {
         // The outcome is on its way to the caller already: it stashes the outcome instead.
         this.answer({ k: Kind.Answer, id: message.id, retry: true });
@@ -363,7 +358,7 @@ export class Channel {
       this.sendOutcome(message.reply, entry.outcome);
     } else if (entry.record !== undefined) {
       entry.record.subscribers.push({ channel: this, id: message.reply });
-      this.hold(message.reply, entry.record);
+      this.#active.set(message.reply, entry.record);
     }
     this.answer({ k: Kind.Answer, id: message.id, found: true });
   }

@@ -56,7 +56,7 @@ const REPLY_NUMBER = 272;
 /** Byte offset of the strings. */
 const STRINGS = 384;
 /** The most arguments the lane carries. */
-export const LANE_ARGS = 4;
+const LANE_ARGS = 4;
 /**
  * The most UTF-16 units of text the lane carries each way: in all the strings of a
  * call's arguments, and in its result. Longer text goes by the port: the lane stays
@@ -64,12 +64,12 @@ export const LANE_ARGS = 4;
  * unit, so it catches up), but every calling thread pays for the room, and the room of a
  * thread ended by terminate() stays in the reactor.
  */
-export const LANE_TEXT = 2 * 1024;
+const LANE_TEXT = 2 * 1024;
 /**
  * The most UTF-16 units of JSON text a plain-data value may take on the lane. Past about
  * this size a structured clone by the port is as fast as JSON.
  */
-export const LANE_DATA = 1024;
+const LANE_DATA = 1024;
 /** Byte offset of the reply's text. */
 const REPLY_TEXT = STRINGS + LANE_TEXT * 2;
 /** Byte length of a channel's shared buffer with its lane. */
