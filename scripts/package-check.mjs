@@ -28,7 +28,7 @@ try {
   for (const needed of [
     'dist/index.js',
     'dist/index.d.ts',
-    'dist/supervisor.js',
+    'dist/supervisor/main.js',
     'dist/reactor-main.js',
     'README.md',
     'LICENSE',

@@ -4,4 +4,4 @@
  * code and crochet's own threads share one instance of every module.
  */
 export * from './index.js';
-export { startReactor } from './reactor.js';
+export { startReactor } from './reactor/start.js';

@@ -9,7 +9,7 @@
  * methods and warnings only set the level of the writes they make, so their formatting
  * (groups, tables, traces) is exactly `console`'s.
  */
-import type { Level } from './protocol.js';
+import type { Level } from '../wire/messages.js';
 
 const consoleLevels: Readonly<Record<string, Level>> = {
   debug: 'debug',

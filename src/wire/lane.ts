@@ -25,7 +25,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { types } from 'node:util';
-import { isMarked } from './context.js';
+import { isMarked } from '../api/context.js';
 
 // The channel's shared buffer, in regions 128 bytes apart, so that what the caller writes
 // for a request and what the reactor writes for a reply never share a cache line:

@@ -10,13 +10,13 @@
 import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
 import type { Transferable } from 'node:worker_threads';
-import { dataCloneError, decodeThrown, encodeThrown } from './codec.js';
-import { Backoff } from './backoff.js';
-import { takeTransfer } from './context.js';
-import type { Endpoint } from './endpoint.js';
-import { Lane, LANE_HOT } from './lane.js';
-import { CrochetError, ReactorStoppedError, TimeoutError } from './errors.js';
-import { channels, trace } from './diagnostics.js';
+import { dataCloneError, decodeThrown, encodeThrown } from '../wire/codec.js';
+import { Backoff } from '../common/backoff.js';
+import { takeTransfer } from '../api/context.js';
+import type { Endpoint } from '../wire/endpoint.js';
+import { Lane, LANE_HOT } from '../wire/lane.js';
+import { CrochetError, ReactorStoppedError, TimeoutError } from '../api/errors.js';
+import { channels, trace } from '../common/diagnostics.js';
 import {
   CTL_SHUT_DOWN,
   CTL_STATE,
@@ -35,9 +35,9 @@ import {
   type Outcome,
   type ReplyMessage,
   type RequestMessage,
-} from './protocol.js';
-import type { WrapperId } from './registry.js';
-import { deliver } from './report.js';
+} from '../wire/messages.js';
+import type { WrapperId } from '../api/registry.js';
+import { deliver } from '../common/report.js';
 
 /** The longest a caller parks before it checks the reactor's state again. */
 const SLICE_MS = 250;

@@ -14,16 +14,15 @@
  * module the engine has not imported yet holds its channel's later messages until the
  * import is done, so a `cancel()` sent right after a call still finds the call.
  */
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
-import { dataCloneError, decodeThrown, encodeFailure, encodeThrown, type WireValue } from './codec.js';
-import { Backoff } from './backoff.js';
-import { CallContext, runAsCall, takeTransfer } from './context.js';
-import { broadcastEndpoint, channelNames, type Endpoint } from './endpoint.js';
-import { Lane, LANE_HOT } from './lane.js';
-import { CancelledError, CrochetError, TimeoutError } from './errors.js';
-import { trace } from './diagnostics.js';
+import { dataCloneError, decodeThrown, encodeFailure, encodeThrown, type WireValue } from '../wire/codec.js';
+import { Backoff } from '../common/backoff.js';
+import { CallContext, runAsCall, takeTransfer } from '../api/context.js';
+import { broadcastEndpoint, channelNames, type Endpoint } from '../wire/endpoint.js';
+import { Lane, LANE_HOT } from '../wire/lane.js';
+import { CancelledError, TimeoutError } from '../api/errors.js';
+import { trace } from '../common/diagnostics.js';
 import {
   CTL_WORK,
   Kind,
@@ -41,9 +40,9 @@ import {
   type RetrieveMessage,
   type StashMessage,
   type WrapperDescriptor,
-} from './protocol.js';
-import { isImportable, lookupWrapper } from './registry.js';
-import { deliver, reportError, writeStderr } from './report.js';
+} from '../wire/messages.js';
+import { findFunction, importModule, needsImport } from './lookup.js';
+import { deliver, reportError, writeStderr } from '../common/report.js';
 
 /** Who holds a handle on a call: a remote thread (channel + reply id) or a local function. */
 type Subscriber =
@@ -97,25 +96,6 @@ const REPLY_HOT = 3;
 const SPARSE_MS = 1;
 
 const settled = Promise.resolve();
-
-/** Modules imported (or tried) here: `true`, or the error that stopped the import. */
-const imported = new Map<string, true | { readonly error: unknown }>();
-
-function importModule(module: string): Promise<void> {
-  const attempt = module.startsWith('file:')
-    ? import(module).then(() => undefined)
-    : Promise.resolve().then(() => {
-        createRequire(module)(module);
-      });
-  return attempt.then(
-    () => {
-      imported.set(module, true);
-    },
-    (error: unknown) => {
-      imported.set(module, { error });
-    },
-  );
-}
 
 export class Channel {
   readonly #engine: Engine;
@@ -227,13 +207,7 @@ export class Channel {
       if (message.k === Kind.Call) {
         if (message.wrapper !== undefined) this.#wrappers.set(message.fn, message.wrapper);
         const wrapper = this.#wrappers.get(message.fn);
-        if (
-          wrapper !== undefined &&
-          !this.#functions.has(message.fn) &&
-          !imported.has(wrapper.module) &&
-          isImportable(wrapper.module) &&
-          !lookupWrapper(wrapper.module, wrapper.index, wrapper.fingerprint).found
-        ) {
+        if (wrapper !== undefined && !this.#functions.has(message.fn) && needsImport(wrapper)) {
           this.#holding = true;
           void importModule(wrapper.module).then(() => {
             this.#holding = false;
@@ -276,16 +250,12 @@ export class Channel {
   #call(message: CallMessage): void {
     let fn = this.#functions.get(message.fn);
     if (fn === undefined) {
-      const wrapper = this.#wrappers.get(message.fn) ?? { module: '<unknown>', index: -1, fingerprint: 0 };
-      const lookup = lookupWrapper(wrapper.module, wrapper.index, wrapper.fingerprint);
-      // A module whose import failed may have created some wrappers before it threw; it
-      // is still a module that failed to load.
-      const attempt = imported.get(wrapper.module);
-      if (!lookup.found || (attempt !== undefined && attempt !== true)) {
-        this.send(message.id, false, encodeThrown(unknownFunction(wrapper, !lookup.found && lookup.mismatch)));
+      const found = findFunction(this.#wrappers.get(message.fn) ?? { module: '<unknown>', index: -1, fingerprint: 0 });
+      if ('error' in found) {
+        this.send(message.id, false, encodeThrown(found.error));
         return;
       }
-      fn = lookup.fn;
+      fn = found.fn;
       this.#functions.set(message.fn, fn);
     }
     this.#start(message.id, fn, message.args, message.lane === true);
@@ -868,26 +838,5 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
     (typeof value === 'object' || typeof value === 'function') &&
     value !== null &&
     typeof (value as { then?: unknown }).then === 'function'
-  );
-}
-
-function unknownFunction(message: WrapperDescriptor, mismatch: boolean): CrochetError {
-  const attempt = imported.get(message.module);
-  const loadError = attempt !== undefined && attempt !== true ? attempt.error : undefined;
-  const where = `wrapper #${message.index + 1} created by ${message.module}`;
-  let why: string;
-  if (loadError !== undefined) {
-    why = `that module failed to load in the reactor thread (see cause)`;
-  } else if (!isImportable(message.module)) {
-    why = 'it was created by code that has no module file (eval, a REPL, or a string), which the reactor cannot import';
-  } else if (mismatch) {
-    why = 'the wrapper in that position in the reactor wraps a different function';
-  } else {
-    why = 'importing that module in the reactor thread did not create it';
-  }
-  return new CrochetError(
-    'ERR_CROCHET_UNKNOWN_FUNCTION',
-    `The reactor cannot find the function of ${where}: ${why}. The reactor finds a wrapped function by importing the module that created the wrapper and taking the wrapper created in the same order there, so create wrappers with waitFor()/runInReactor() unconditionally at the top level of a module file that is safe to import again, never inside a function at run time`,
-    loadError === undefined ? undefined : { cause: loadError },
   );
 }

@@ -2,7 +2,7 @@
  * What this thread is to crochet. Module state, so one per thread (per copy of the
  * package).
  */
-import type { Engine } from './engine.js';
+import type { Engine } from '../reactor/engine.js';
 
 /** `caller`: blocks on a reactor elsewhere; `reactor`: runs the reactor's loop. */
 export type Role = 'caller' | 'reactor';

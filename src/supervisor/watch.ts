@@ -6,7 +6,7 @@
  * the reactor open a channel for them.
  */
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
-import { encodeThrown } from './codec.js';
+import { encodeThrown } from '../wire/codec.js';
 import {
   CTL_STATE,
   DIRECTORY,
@@ -17,7 +17,7 @@ import {
   type OpenChannel,
   type SupervisorData,
   welcome,
-} from './protocol.js';
+} from '../wire/messages.js';
 
 export function watch(
   data: SupervisorData,

@@ -4,15 +4,15 @@
  * threads. What reactor code writes goes to the creating thread.
  */
 import { parentPort } from 'node:worker_threads';
-import { encodeThrown } from './codec.js';
-import { stackFrom } from './errors.js';
-import { trace } from './diagnostics.js';
-import { portEndpoint } from './endpoint.js';
+import { encodeThrown } from '../wire/codec.js';
+import { stackFrom } from '../api/errors.js';
+import { trace } from '../common/diagnostics.js';
+import { portEndpoint } from '../wire/endpoint.js';
 import { Engine } from './engine.js';
 import { captureOutput } from './output.js';
-import { CTL_STATE, State, markStopped, type OpenChannel, type ReactorData } from './protocol.js';
-import { reportError, setEmitter } from './report.js';
-import { becomeReactor, setEngine } from './thread.js';
+import { CTL_STATE, State, markStopped, type OpenChannel, type ReactorData } from '../wire/messages.js';
+import { reportError, setEmitter } from '../common/report.js';
+import { becomeReactor, setEngine } from '../common/thread.js';
 
 /** Reports errors of reactor code outside any call, and keeps the thread serving. */
 function guardUncaught(): void {

@@ -8,8 +8,8 @@
  */
 import { writeSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { describe } from './options.js';
-import { LEVELS, type Level } from './protocol.js';
+import { describe } from '../api/options.js';
+import { LEVELS, type Level } from '../wire/messages.js';
 
 /**
  * A logger for the reactor's output: console, pino, winston, or any object with these

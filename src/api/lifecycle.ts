@@ -19,10 +19,10 @@ import {
   setEnvironmentData,
   type ResourceLimits,
 } from 'node:worker_threads';
-import { Connection, setSpin } from './connection.js';
-import { channels, trace } from './diagnostics.js';
-import { broadcastEndpoint, channelNames, portEndpoint } from './endpoint.js';
-import { Engine } from './engine.js';
+import { Connection, setSpin } from '../caller/connection.js';
+import { channels, trace } from '../common/diagnostics.js';
+import { broadcastEndpoint, channelNames, portEndpoint } from '../wire/endpoint.js';
+import { Engine } from '../reactor/engine.js';
 import { CrochetError } from './errors.js';
 import { checkFunction, checkOptions, checkTimeout, describe } from './options.js';
 import {
@@ -38,9 +38,9 @@ import {
   type HelloMessage,
   type ReactorHint,
   type SupervisorData,
-} from './protocol.js';
-import { becomeSink, checkLogger, setForwarder, type Logger } from './report.js';
-import { becomeReactor, currentEngine, currentRole, setEngine } from './thread.js';
+} from '../wire/messages.js';
+import { becomeSink, checkLogger, setForwarder, type Logger } from '../common/report.js';
+import { becomeReactor, currentEngine, currentRole, setEngine } from '../common/thread.js';
 
 /** Options of {@link setup}. Unknown keys are rejected, so typos show. */
 export interface SetupOptions {
@@ -315,7 +315,7 @@ function start(
   };
   // The supervisor owns the reactor thread, so that a thread whose loop is always free
   // sees the reactor die (even of out-of-memory) and can wake blocked callers.
-  const watcher = new Worker(new URL('./supervisor.js', import.meta.url), {
+  const watcher = new Worker(new URL('./supervisor/main.js', import.meta.url), {
     workerData,
     transferList: [port2],
   });

@@ -2,15 +2,15 @@
  * The two wrappers: `waitFor` (block for the outcome) and `runInReactor` (get an
  * `EventualResult` at once).
  */
-import { channels, trace } from './diagnostics.js';
+import { channels, trace } from '../common/diagnostics.js';
 import { CrochetError, stackFrom, TimeoutError } from './errors.js';
 import { performance } from 'node:perf_hooks';
 import { feed, pendingResult, settledResult, settlerOf, type EventualResult } from './eventual.js';
 import { requireConnection } from './lifecycle.js';
-import { NO_REPLY } from './connection.js';
+import { NO_REPLY } from '../caller/connection.js';
 import { checkFunction, checkOptions, checkTimeout } from './options.js';
 import { callerModule, registerWrapper, type WrapperId } from './registry.js';
-import { currentEngine, isReactorThread } from './thread.js';
+import { currentEngine, isReactorThread } from '../common/thread.js';
 
 /** Options of {@link waitFor}. */
 export interface WaitForOptions {

@@ -7,16 +7,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { inspect, type InspectOptionsStylized } from 'node:util';
-import { encodeFailure } from './codec.js';
-import { expectedFailures, unknownResult, type Connection } from './connection.js';
-import { channels } from './diagnostics.js';
-import type { CallRecord } from './engine.js';
+import { encodeFailure } from '../wire/codec.js';
+import { expectedFailures, unknownResult, type Connection } from '../caller/connection.js';
+import { channels } from '../common/diagnostics.js';
+import type { CallRecord } from '../reactor/engine.js';
 import { CancelledError, CrochetError, stackFrom, TimeoutError } from './errors.js';
 import { requireConnection } from './lifecycle.js';
 import { checkTimeout, describe } from './options.js';
-import { reportError } from './report.js';
-import type { Outcome } from './protocol.js';
-import { currentEngine, isReactorThread } from './thread.js';
+import { reportError } from '../common/report.js';
+import type { Outcome } from '../wire/messages.js';
+import { currentEngine, isReactorThread } from '../common/thread.js';
 
 const PENDING = 0;
 const SUCCEEDED = 1;

@@ -53,8 +53,8 @@ export const SIG_BYTES = LANE_BYTES;
 
 // ---- control block: one per reactor ------------------------------------------------
 
-export { CTL_STATE, State } from './states.js';
-import { CTL_STATE, State } from './states.js';
+export { CTL_STATE, State } from './layout.js';
+import { CTL_STATE, State } from './layout.js';
 
 /** Index of the byte length of the serialized stop cause. */
 export const CTL_CAUSE_LENGTH = 1;

@@ -4,8 +4,8 @@
  * and then watches it (see `watch.ts`).
  */
 import { Worker, workerData } from 'node:worker_threads';
-import type { ReactorData, SupervisorData } from './protocol.js';
-import { CTL_STATE, State } from './states.js';
+import type { ReactorData, SupervisorData } from '../wire/messages.js';
+import { CTL_STATE, State } from '../wire/layout.js';
 
 const data = workerData as SupervisorData;
 Atomics.compareExchange(data.control, CTL_STATE, State.Booting, State.Supervised);

@@ -9,8 +9,8 @@
  * Anything else that was thrown crosses as itself.
  */
 import { inspect, types } from 'node:util';
-import { CrochetError, crochetErrorClasses } from './errors.js';
-import { describe } from './options.js';
+import { CrochetError, crochetErrorClasses } from '../api/errors.js';
+import { describe } from '../api/options.js';
 
 /** A thrown value on the wire: an error taken apart, or any other value as is. */
 export type WireValue = { readonly v: unknown } | { readonly err: WireError };
