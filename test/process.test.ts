@@ -106,7 +106,7 @@ describe('lifecycle', () => {
       noSetupAfterSetup: 'ERR_CROCHET_ALREADY_SET_UP',
       isReactorAfter: false,
       badOptions:
-        'TypeError: Unknown option `lgger` in `options` (known options: `logger`, `spin`, `hot`, `resourceLimits`)',
+        'TypeError: Unknown option `lgger` in `options` (known options: `logger`, `spin`, `hot`, `resourceLimits`, `startupTimeout`)',
       badSpin:
         'RangeError: Expected `options.spin` to be a finite number of milliseconds >= 0, got `Infinity` (number)',
       badHot: 'RangeError: Expected `options.hot` to be a number of milliseconds >= 0 or Infinity, got `-1` (number)',

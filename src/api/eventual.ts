@@ -112,7 +112,7 @@ export class EventualResult<T> {
     checkTimeout(timeout, 'timeout');
     const source = this.#source;
     if (this.#state === PENDING && source !== undefined && 'connection' in source) {
-      if (!source.connection.block(() => this.#state !== PENDING, timeout)) {
+      if (!source.connection.block(() => this.#state !== PENDING, timeout, true, true)) {
         const error = new TimeoutError(`EventualResult.wait() timed out after ${timeout} ms`);
         stackFrom(error, EventualResult.prototype.wait);
         throw error;

@@ -1,44 +1,34 @@
 /**
- * Starting and finding the reactor: `setup()`, `noSetup()`, and this thread's
- * connection.
+ * Starting and finding the reactor: `setup()`, `noSetup()`, `shutdown()`, and this
+ * thread's connection.
  *
- * There is one reactor per process. The thread that calls `setup()` starts it (behind a
- * supervisor thread) and talks to it over a `MessagePort`. Every other thread finds it
- * on its own, the first time it needs it: threads created after `setup()`/`noSetup()`
- * inherit a hint (environment data) that it exists; any thread can ask the process-wide
- * directory broadcast channel, which the supervisor (or the `noSetup()` main thread)
- * answers. Either way the thread gets a pair of broadcast channels of its own.
+ * There is one reactor per process. A thread that calls `setup()` first looks for one (a
+ * worker thread asks the directory, see caller/discovery.ts); if there is none it starts
+ * one behind a supervisor thread, which takes part in an election so that threads calling
+ * `setup()` at the same moment start only one between them. The thread that started it
+ * talks to it over a `MessagePort`; every other thread finds it through the directory,
+ * the first time it needs it, and gets a private channel of its own.
  */
-import { randomUUID } from 'node:crypto';
 import {
-  BroadcastChannel,
+  isMainThread,
   MessageChannel,
+  threadId,
   Worker,
   getEnvironmentData,
-  isMainThread,
   setEnvironmentData,
   type ResourceLimits,
 } from 'node:worker_threads';
-import { Connection, setSpin } from '../caller/connection.js';
+import { performance } from 'node:perf_hooks';
+import { Connection, setSpin, type Transport } from '../caller/connection.js';
+import { discover } from '../caller/discovery.js';
 import { channels, trace } from '../common/diagnostics.js';
-import { broadcastEndpoint, channelNames, portEndpoint } from '../wire/endpoint.js';
+import { portEndpoint } from '../wire/endpoint.js';
 import { Engine } from '../reactor/engine.js';
+import { Directory } from '../supervisor/directory.js';
 import { CrochetError } from './errors.js';
 import { checkFunction, checkOptions, checkTimeout, describe } from './options.js';
-import {
-  CTL_BYTES,
-  CTL_STATE,
-  CTL_WORK,
-  DIRECTORY,
-  ENVIRONMENT_KEY,
-  Kind,
-  SIG_BYTES,
-  welcome,
-  State,
-  type HelloMessage,
-  type ReactorHint,
-  type SupervisorData,
-} from '../wire/messages.js';
+import { BOX_BYTES, CTL_ACK, CTL_BYTES, CTL_STATE, CTL_WORK, State } from '../wire/layout.js';
+import { ENVIRONMENT_KEY, type ReactorHint, type StarterExiting, type SupervisorData } from '../wire/messages.js';
 import { becomeSink, checkLogger, setForwarder, type Logger } from '../common/report.js';
 import { becomeReactor, currentEngine, currentRole, setEngine } from '../common/thread.js';
 
@@ -85,6 +75,15 @@ export interface SetupOptions {
    * @default undefined (Node's defaults)
    */
   readonly resourceLimits?: ResourceLimits;
+  /**
+   * How long the reactor may take to start, and to import a module the first time a call
+   * needs it, in ms. A call's own `timeout` does not count that time: it starts when the
+   * reactor can run the call. When this runs out, the call fails: with
+   * `ReactorStoppedError` if the reactor did not start, or with `TimeoutError` naming the
+   * module that was still loading.
+   * @default 30000
+   */
+  readonly startupTimeout?: number;
 }
 
 const RESOURCE_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
@@ -115,6 +114,7 @@ export interface ShutdownOptions {
 const SHUTDOWN_TIMEOUT_MS = 5000;
 const DEFAULT_SPIN_MS = 0.05;
 const DEFAULT_HOT_MS = 0.1;
+const DEFAULT_STARTUP_MS = 30_000;
 
 /** Checks a short duration in ms: a finite number >= 0. */
 function checkDuration(value: unknown, what: string): number {
@@ -124,22 +124,38 @@ function checkDuration(value: unknown, what: string): number {
   return ms;
 }
 
-/** How long a thread with no hint asks the directory before concluding there is no reactor. */
-const DISCOVERY_MS = 500;
+/**
+ * How long a thread asks the directory before concluding there is no reactor: short, since
+ * a serving reactor's directory answers within a millisecond or so; longer when a hint says
+ * one exists (it may still be booting).
+ */
+const PROBE_MS = 25;
+/** After a probe found nothing, calls fail at once for this long instead of asking again. */
+const PROBE_AGAIN_MS = 1000;
+/** How long a starting thread that exits waits for its supervisor to tell every caller. */
+const EXIT_NOTICE_MS = 500;
 
 let connection: Connection | undefined;
 let mode: 'none' | 'setup' | 'noSetup' = 'none';
-/** The supervisor thread, when this thread started the reactor. */
-let supervisor: Worker | undefined;
+/** The supervisor thread and control block, when this thread started the current reactor. */
+let started: { readonly supervisor: Worker; readonly control: Int32Array; readonly connection: Connection } | undefined;
+/** When a probe last found no reactor (performance.now()), or -Infinity. */
+let lastMiss = -Infinity;
 
 /**
  * Starts the reactor: an event loop in a thread crochet manages, where wrapped
  * functions run. Call it once at start-up, before the first blocking call; later calls
- * do nothing, so libraries may call it too. Importing crochet starts nothing.
+ * do nothing, so libraries may call it too. Importing crochet starts nothing, and
+ * `setup()` itself does not wait for the reactor: the first call does.
  *
- * There is one reactor per process: in a worker thread, `setup()` uses the reactor the
- * process has already (started by `setup()` or `noSetup()` elsewhere), and starts one
- * only if there is none. Worker threads need not call it at all.
+ * There is one reactor per process, whichever threads call `setup()` and in whatever
+ * order: a worker thread's `setup()` uses the reactor the process has already (started
+ * by `setup()` or `noSetup()` elsewhere), and threads that call it at the same moment
+ * start one between them. Worker threads need not call it at all. A reactor ends with
+ * the thread that started it; if that was a worker thread, callers elsewhere then get
+ * `ReactorStoppedError` (whose `cause` names that thread), and the next `setup()`, from
+ * any thread, starts a new one. After a {@link shutdown}, or after the reactor died,
+ * `setup()` starts a new one too.
  *
  * The reactor never keeps the process alive: when the application's own work is done,
  * the process exits as it would without crochet. In the reactor thread itself, and
@@ -152,27 +168,37 @@ let supervisor: Worker | undefined;
  * ```
  */
 export function setup(options?: SetupOptions): void {
-  const checked = checkOptions(options, 'options', ['logger', 'spin', 'hot', 'resourceLimits'], false);
+  const checked = checkOptions(
+    options,
+    'options',
+    ['logger', 'spin', 'hot', 'resourceLimits', 'startupTimeout'],
+    false,
+  );
   const logger = checked['logger'] === undefined ? undefined : checkLogger(checked['logger']);
   const spin = checked['spin'] === undefined ? DEFAULT_SPIN_MS : checkDuration(checked['spin'], 'options.spin');
   const hot = checked['hot'] === undefined ? DEFAULT_HOT_MS : checkDuration(checked['hot'], 'options.hot');
   const limits = checked['resourceLimits'] === undefined ? undefined : checkResourceLimits(checked['resourceLimits']);
+  const startup =
+    checked['startupTimeout'] === undefined
+      ? DEFAULT_STARTUP_MS
+      : checkTimeout(checked['startupTimeout'], 'options.startupTimeout');
   if (currentRole() === 'reactor') return;
-  // After shutdown(), setup() starts a fresh reactor.
-  if (connection?.stoppedByShutdown === true) {
-    connection = undefined;
-    mode = 'none';
-  }
-  if (mode !== 'none' || connection !== undefined) return;
+  // A reactor that stopped (shut down, or died) is replaced by a fresh one.
+  if (connection !== undefined && !connection.stopped) return;
+  connection = undefined;
+  Connection.startupLimit = startup;
+  setSpin(spin);
+  // A worker thread first looks for a reactor; a main thread starts its own at once (if
+  // another serves already, the election says so within a millisecond or so).
   if (!isMainThread) {
-    connection = discover();
-    if (connection !== undefined) {
+    const found = find(hinted() ? startup : PROBE_MS);
+    if (found !== undefined) {
+      connection = found;
       mode = 'setup';
       return;
     }
   }
-  setSpin(spin);
-  connection = start(logger, spin, hot, limits);
+  connection = start(logger, spin, hot, limits, startup);
   mode = 'setup';
 }
 
@@ -183,18 +209,26 @@ export function setup(options?: SetupOptions): void {
  * in workers; this thread must never block. Idempotent; `setup()` after it does
  * nothing.
  *
- * @throws {CrochetError} `ERR_CROCHET_ALREADY_SET_UP` if `setup()` already started a
- *   reactor thread.
+ * @throws {CrochetError} `ERR_CROCHET_ALREADY_SET_UP` if a reactor thread was already
+ *   started (by `setup()` in this thread or any other). `ERR_CROCHET_MAIN_THREAD_ONLY` in
+ *   a worker thread: only the main thread lives as long as the process.
  */
 export function noSetup(): void {
   if (mode === 'noSetup') return;
-  if (mode === 'setup' || connection !== undefined) {
+  if (!isMainThread) {
+    throw new CrochetError(
+      'ERR_CROCHET_MAIN_THREAD_ONLY',
+      `noSetup() was called in a worker thread (thread ${threadId}); it makes the main thread's own loop the reactor, and only the main thread lives as long as the process. Call noSetup() on the main thread, or setup() here`,
+    );
+  }
+  if ((mode === 'setup' && connection !== undefined && !connection.stopped) || find(PROBE_MS) !== undefined) {
     throw new CrochetError(
       'ERR_CROCHET_ALREADY_SET_UP',
-      'noSetup() was called after setup() had started a reactor thread; call noSetup() once, at start-up, before any module calls setup()',
+      'noSetup() was called after setup() had started a reactor thread (in this thread or another); call noSetup() once, at start-up, before any module calls setup()',
     );
   }
   mode = 'noSetup';
+  connection = undefined;
   becomeReactor();
   becomeSink(undefined);
   const control = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
@@ -202,6 +236,15 @@ export function noSetup(): void {
   const engine = new Engine(control);
   setEngine(engine);
   announce(control);
+  // This thread is its own directory: its loop is never blocked.
+  new Directory({
+    reactorThread: threadId,
+    starterThread: -1,
+    keepAlive: false,
+    onOpen(names, box, answer) {
+      engine.openRing(names, box, answer, false);
+    },
+  });
   // The process is ending: the loop has drained (hooks may still run asynchronously), or
   // it is exiting (only their synchronous parts can run).
   process.on('beforeExit', () => {
@@ -212,21 +255,12 @@ export function noSetup(): void {
   });
   trace('noSetup(): the main thread is the reactor');
   if (channels.reactorStart.hasSubscribers) channels.reactorStart.publish({ mode: 'noSetup' });
-  // This thread is its own directory: its loop is never blocked.
-  const directory = new BroadcastChannel(DIRECTORY);
-  directory.onmessage = (event) => {
-    const hello = (event as MessageEvent).data as HelloMessage;
-    if (hello.k !== Kind.Hello) return;
-    welcome(hello, control);
-    engine.openBroadcast(hello.name, hello.sig, false);
-  };
-  directory.unref();
 }
 
 /**
- * This thread's connection to the reactor, found on first use in worker threads.
- * `callee` names the caller for the error message: a wrapped function's name when
- * `isWrapper`.
+ * This thread's connection to the reactor, found on first use in threads that did not
+ * start it. `callee` names the caller for the error message: a wrapped function's name
+ * when `isWrapper`.
  *
  * Whether the reactor has stopped is checked by the connection's own methods (every
  * call and request checks it), not here, to keep it off the blocking call's path twice.
@@ -234,81 +268,114 @@ export function noSetup(): void {
  * @throws {CrochetError} `ERR_CROCHET_NOT_SET_UP` if there is no reactor.
  */
 export function requireConnection(callee: string, isWrapper = false): Connection {
-  // A reactor that was shut down may have been replaced by a fresh one.
-  if (mode !== 'setup' && connection?.stoppedByShutdown === true) connection = undefined;
-  connection ??= isMainThread ? undefined : discover();
-  if (connection === undefined) {
-    const what = !isWrapper ? callee : callee === '' ? 'A wrapped function' : `${callee}()`;
-    throw new CrochetError(
-      'ERR_CROCHET_NOT_SET_UP',
-      `${what} was called, but no reactor is running: call setup() from crochet once at start-up (or noSetup() on the main thread of a server), before the first call of a wrapped function`,
-    );
+  const current = connection;
+  if (current !== undefined && !current.stopped) return current;
+  // No reactor yet, or it stopped and another may have replaced it: ask the directory
+  // (not again and again when it just said there is none).
+  if (performance.now() - lastMiss > PROBE_AGAIN_MS) {
+    const found = find(hinted() ? Connection.startupLimit : PROBE_MS);
+    if (found !== undefined) {
+      connection = found;
+      return found;
+    }
   }
-  return connection;
+  if (current !== undefined) return current;
+  const what = !isWrapper ? callee : callee === '' ? 'A wrapped function' : `${callee}()`;
+  throw new CrochetError(
+    'ERR_CROCHET_NOT_SET_UP',
+    `${what} was called, but no reactor is running: call setup() from crochet once at start-up (or noSetup() on the main thread of a server), before the first call of a wrapped function`,
+  );
 }
 
-/** Tells threads created from now on where the reactor is. */
+/** Whether this thread inherited a hint that a reactor runs (and it still does). */
+function hinted(): boolean {
+  const hint = getEnvironmentData(ENVIRONMENT_KEY) as ReactorHint | undefined;
+  if (hint === undefined || !(hint.control instanceof Int32Array)) return false;
+  const state = Atomics.load(hint.control, CTL_STATE);
+  return state !== State.Stopped && state !== State.Stopping && state !== State.Deferred;
+}
+
+/** Tells threads created from now on that a reactor exists. */
 function announce(control: Int32Array, spin = DEFAULT_SPIN_MS): void {
   const hint: ReactorHint = { control, spin };
   setEnvironmentData(ENVIRONMENT_KEY, hint);
 }
 
-/**
- * Finds the process's reactor from a thread that did not start it, and opens a channel
- * to it. Returns undefined if there is none.
- */
-function discover(): Connection | undefined {
-  const inherited = getEnvironmentData(ENVIRONMENT_KEY) as ReactorHint | undefined;
-  // A hint about a reactor that has stopped since is no use: ask the directory.
-  const hint =
-    inherited !== undefined && Atomics.load(inherited.control, CTL_STATE) !== State.Stopped ? inherited : undefined;
-  const sig = new Int32Array(new SharedArrayBuffer(SIG_BYTES));
-  const name = `crochet:${randomUUID()}`;
-  const names = channelNames(name);
-  const endpoint = broadcastEndpoint(names.toReactor, names.toCaller);
-  const hello: HelloMessage = { k: Kind.Hello, name, sig };
-  const sayHello = (): void => {
-    const directory = new BroadcastChannel(DIRECTORY);
-    directory.postMessage(hello);
-    directory.close();
-  };
-  const found = new Connection(hint?.control, sig, endpoint, false, sayHello);
-  sayHello();
-  if (hint !== undefined) setSpin(hint.spin);
-  // With a hint the reactor surely exists; the channel opens while the first call waits.
-  if (hint === undefined && !found.block(() => found.welcomed, DISCOVERY_MS)) {
-    endpoint.close();
-    return undefined;
-  }
-  if (!sayingGoodbye) {
-    sayingGoodbye = true;
-    // The reactor can close this thread's channel when the thread ends cleanly.
-    process.once('exit', () => {
-      connection?.goodbye();
-    });
-  }
+/** Opens a channel to the process's reactor, if one answers within `limit` ms. */
+function find(limit: number): Connection | undefined {
+  const transport = findTransport(limit);
+  if (transport === undefined) return undefined;
+  const found = new Connection(transport);
   setForwarder((text) => {
     found.report(text);
   });
+  const hint = getEnvironmentData(ENVIRONMENT_KEY) as ReactorHint | undefined;
+  if (hint !== undefined && typeof hint.spin === 'number') setSpin(hint.spin);
   return found;
 }
 
-let sayingGoodbye = false;
+function findTransport(limit: number): Transport | undefined {
+  const found = discover(limit);
+  if (found.kind === 'channel') {
+    lastMiss = -Infinity;
+    return found.transport;
+  }
+  if (found.kind === 'self') {
+    // This thread serves the reactor through another copy of crochet.
+    becomeReactor();
+    return undefined;
+  }
+  lastMiss = performance.now();
+  return undefined;
+}
+
+/**
+ * One 'exit' listener per thread, whatever the number of setup()/shutdown() cycles: the
+ * reactor hears that this thread goes away, and what it wrote is written out.
+ */
+let exitHooked = false;
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('exit', () => {
+    const own = started;
+    if (own !== undefined && own.connection === connection) {
+      if (isMainThread) {
+        // The process ends: the reactor shuts down in order if it has hooks or stashed
+        // results, and whatever it wrote is written out.
+        if (own.connection.shutdownWork(own.control) > 0) stopReactor(own.connection, SHUTDOWN_TIMEOUT_MS);
+      } else if (Atomics.load(own.control, CTL_STATE) === State.Running) {
+        // A worker thread that started the reactor takes it along: every caller must
+        // hear of it now. The supervisor tells them, then this thread goes on exiting.
+        const ack = Atomics.load(own.control, CTL_ACK);
+        const exiting: StarterExiting = { k: 'exiting' };
+        own.supervisor.postMessage(exiting);
+        Atomics.wait(own.control, CTL_ACK, ack, EXIT_NOTICE_MS);
+      }
+      own.connection.drainAll();
+      return;
+    }
+    connection?.goodbye();
+    connection?.drainAll();
+  });
+}
 
 function start(
   logger: Logger | undefined,
   spin: number,
   hot: number,
   resourceLimits: ResourceLimits | undefined,
+  startup: number,
 ): Connection {
   becomeSink(logger);
   const control = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
-  const sig = new Int32Array(new SharedArrayBuffer(SIG_BYTES));
+  const box = new Int32Array(new SharedArrayBuffer(BOX_BYTES));
   const { port1, port2 } = new MessageChannel();
   const workerData: SupervisorData = {
     control,
     port: port2,
-    sig,
+    box,
+    starter: threadId,
     reactorEntry: new URL('./reactor-main.js', import.meta.url).href,
     hot,
     ...(resourceLimits === undefined ? {} : { resourceLimits }),
@@ -319,21 +386,39 @@ function start(
     workerData,
     transferList: [port2],
   });
-  const result = new Connection(control, sig, portEndpoint(port1), true);
+  const result = new Connection(
+    { box, endpoint: portEndpoint(port1), beats: false, ring: false, starter: threadId },
+    {
+      control,
+      limit: startup,
+      rediscover: () => {
+        // Another reactor won: this thread is one of its callers, and reports go there.
+        const transport = findTransport(startup);
+        if (transport !== undefined) {
+          started = undefined;
+          becomeSink(undefined);
+          setForwarder((text) => {
+            result.report(text);
+          });
+        }
+        return transport;
+      },
+    },
+  );
+  const outside = (cause: Error): void => {
+    // A supervisor that stood down for another reactor ends normally.
+    if (Atomics.load(control, CTL_STATE) === State.Deferred) return;
+    result.stopFromOutside(cause);
+  };
   watcher.on('error', (error: unknown) => {
-    result.stopFromOutside(new Error('The reactor supervisor thread failed', { cause: error }));
+    outside(new Error('The reactor supervisor thread failed', { cause: error }));
   });
   watcher.on('exit', (code: number) => {
-    result.stopFromOutside(new Error(`The reactor supervisor thread exited with code ${code}`));
+    outside(new Error(`The reactor supervisor thread exited with code ${code}`));
   });
   watcher.unref();
-  supervisor = watcher;
-  // When the process ends (its loop drained, or process.exit()), the reactor shuts down
-  // in order if it has hooks or stashed results, and whatever it wrote is written out.
-  process.once('exit', () => {
-    if (connection === result && result.shutdownWork > 0) stopReactor(result, SHUTDOWN_TIMEOUT_MS);
-    result.drainAll();
-  });
+  started = { supervisor: watcher, control, connection: result };
+  hookExit();
   announce(control, spin);
   trace('setup(): reactor starting');
   if (channels.reactorStart.hasSubscribers) channels.reactorStart.publish({ mode: 'setup' });
@@ -344,7 +429,7 @@ function start(
 function stopReactor(target: Connection, timeout: number): void {
   if (!target.shutdown(timeout)) {
     target.forceStopped(new Error(`The reactor did not shut down within ${timeout} ms; it was stopped`));
-    if (target === connection) void supervisor?.terminate();
+    if (started !== undefined && target === started.connection) void started.supervisor.terminate();
   }
   target.drainAll();
 }
@@ -354,7 +439,7 @@ function stopReactor(target: Connection, timeout: number): void {
  * registered first; each bounded, a failing one reported and the rest still run; all
  * within `timeout`), reports stashed failures nobody retrieved, then stops it. Every
  * pending or blocked call then fails with `ReactorStoppedError`. Afterwards `setup()`
- * starts a fresh reactor (handy in tests and hot reloads).
+ * (from any thread) starts a fresh reactor (handy in tests and hot reloads).
  *
  * From a caller thread it blocks until the reactor has stopped (a second longer than
  * `timeout` at most). In the reactor thread (and on the `noSetup()` main thread) it
@@ -373,8 +458,10 @@ export function shutdown(options?: ShutdownOptions): void {
     void engine.shutdown(timeout);
     return;
   }
-  if (connection === undefined && !isMainThread) connection = discover();
-  if (connection === undefined) return;
+  if (connection === undefined || connection.stopped)
+    connection = find(hinted() ? Connection.startupLimit : PROBE_MS) ?? connection;
+  if (connection === undefined || connection.stopped) return;
+  connection.ready();
   stopReactor(connection, timeout);
 }
 

@@ -7,11 +7,16 @@
  * function. A hash of the function's source guards against a position that happens to
  * hold a different function.
  */
-import { fileURLToPath } from 'node:url';
+import { isAbsolute } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Where a wrapper came from. */
 export interface WrapperId {
-  /** A file URL (ESM), an absolute path (CommonJS), or something else that cannot be imported. */
+  /**
+   * The module that created the wrapper, as the reactor should load it: on Node, a file URL
+   * for an ES module and an absolute path for CommonJS (as Node reports them); on other
+   * runtimes always a file URL. Anything else names code the reactor cannot import.
+   */
   readonly module: string;
   readonly index: number;
   readonly fingerprint: number;
@@ -22,18 +27,41 @@ interface Entry {
   readonly fingerprint: number;
 }
 
+/** Wrappers by the key of their module (see {@link moduleKey}), in the order they were made. */
 const byModule = new Map<string, Entry[]>();
 
 const ownDirectory = new URL('.', import.meta.url).href;
 const ownPath = fileURLToPath(ownDirectory);
 
+const versions = process.versions as Partial<Record<string, string>>;
+/**
+ * Whether this is Node, whose stack traces tell ES modules (file URLs) from CommonJS
+ * (paths). Bun reports both as paths and Deno both as URLs, so elsewhere the reported form
+ * says nothing about how the module was loaded.
+ */
+export const onNode = versions['bun'] === undefined && versions['deno'] === undefined;
+
 interface CallSite {
   getFileName(): string | null | undefined;
+  getScriptNameOrSourceURL?(): string | null | undefined;
 }
 
 /**
- * The module whose code called `caller` (a public wrapper factory). Read from V8's
- * structured stack trace: a file URL for ES modules, a path for CommonJS.
+ * The file a call site's code was loaded from. Deno maps `getFileName()` through source
+ * maps (compiled JavaScript next to its `.js.map` is reported as the `.ts` source, a file
+ * the reactor would then import instead), but not the script's own name. On Node and Bun
+ * the two agree, except for code that names itself with a `sourceURL` comment, which is
+ * used only when it names a file.
+ */
+function fileOf(site: CallSite): string | undefined {
+  const script = typeof site.getScriptNameOrSourceURL === 'function' ? site.getScriptNameOrSourceURL() : undefined;
+  if (typeof script === 'string' && isImportable(script)) return script;
+  return site.getFileName() ?? undefined;
+}
+
+/**
+ * The module whose code called `caller` (a public wrapper factory), read from V8's
+ * structured stack trace, in the form the reactor loads it by (see {@link WrapperId}).
  */
 export function callerModule(caller: (...args: never[]) => unknown): string {
   const previousPrepare = Error.prepareStackTrace;
@@ -45,17 +73,33 @@ export function callerModule(caller: (...args: never[]) => unknown): string {
     Error.captureStackTrace(holder, caller);
     const sites = holder.stack as CallSite[] | undefined;
     for (const site of sites ?? []) {
-      const file = site.getFileName();
-      if (file === null || file === undefined) continue;
+      const file = fileOf(site);
+      // Bun names built-in functions (Array.prototype.map…) [native code]; V8 gives them no file.
+      if (file === undefined || file === '[native code]') continue;
       // Skip crochet's own frames (a wrapper factory calling another).
       if (file.startsWith(ownDirectory) || file.startsWith(ownPath)) continue;
-      return file;
+      return onNode ? file : moduleKey(file);
     }
     return '<unknown>';
   } finally {
     Error.prepareStackTrace = previousPrepare;
     Error.stackTraceLimit = previousLimit;
   }
+}
+
+/**
+ * The key a module's wrappers are kept under: the file URL of a module that has a file
+ * (whether it was reported by path or by URL, so that one module is one module in every
+ * thread), and anything else as it is.
+ */
+export function moduleKey(module: string): string {
+  try {
+    if (module.startsWith('file:')) return pathToFileURL(fileURLToPath(module)).href;
+    if (isAbsolute(module)) return pathToFileURL(module).href;
+  } catch {
+    // A file URL with a host, say: not a module file of this machine.
+  }
+  return module;
 }
 
 /** A cheap 32-bit FNV-1a hash of a function's source text. */
@@ -71,10 +115,11 @@ function fingerprintOf(fn: (...args: never[]) => unknown): number {
 
 /** Records a new wrapper of `fn` created by `module`, and returns its id. */
 export function registerWrapper(module: string, fn: (...args: never[]) => unknown): WrapperId {
-  let entries = byModule.get(module);
+  const key = moduleKey(module);
+  let entries = byModule.get(key);
   if (entries === undefined) {
     entries = [];
-    byModule.set(module, entries);
+    byModule.set(key, entries);
   }
   const fingerprint = fingerprintOf(fn);
   entries.push({ fn, fingerprint });
@@ -88,7 +133,7 @@ export type Lookup =
 
 /** Finds the function of wrapper `index` of `module` in this thread. */
 export function lookupWrapper(module: string, index: number, fingerprint: number): Lookup {
-  const entry = byModule.get(module)?.[index];
+  const entry = byModule.get(moduleKey(module))?.[index];
   if (entry === undefined) return { found: false, mismatch: false };
   if (entry.fingerprint !== fingerprint) return { found: false, mismatch: true };
   return { found: true, fn: entry.fn as (...args: unknown[]) => unknown };

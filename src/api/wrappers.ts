@@ -168,6 +168,8 @@ function blockingCall(
     );
   }
   const connection = requireConnection(name, true);
+  // Right after setup() the reactor may still be starting: that is not the call's time.
+  connection.ready();
   const observed = observing();
   // The fast path: small arguments by the lane, and a reply within microseconds.
   let callId = observed ? 0 : connection.sendByLane(id, args);
@@ -188,7 +190,7 @@ function blockingCall(
   else callId = connection.call(id, name, args, receiver, true);
   const started = observed ? performance.now() : 0;
   if (observed) observeStart(callId, name, id);
-  if (!connection.block(() => done, timeout, !quickTried)) {
+  if (!connection.block(() => done, timeout, !quickTried, true)) {
     connection.cancel(callId, true);
     if (channels.callTimeout.hasSubscribers) channels.callTimeout.publish({ id: callId, name, timeout });
     trace('call %d %s timed out after %d ms', callId, name || 'anonymous', timeout);

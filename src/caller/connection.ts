@@ -1,11 +1,16 @@
 /**
- * A caller thread's connection to the reactor: its channel (an endpoint + a
- * notification counter) and the reactor's control block. Sends calls and requests,
- * takes in replies, and blocks.
+ * A caller thread's connection to the reactor: its channel (a box of shared memory and an
+ * endpoint), through which it sends calls and requests, takes in replies, and blocks.
  *
  * Every blocking wait here is bounded: the caller parks in slices of at most
- * {@link SLICE_MS}, and between slices checks the control block, so even a reactor that
- * died without anyone bumping the counter is noticed.
+ * {@link SLICE_MS}, and between slices checks its box: a reactor that stopped says so
+ * there, and one whose threads vanished without a word (the thread that started them was
+ * terminated) stops beating there.
+ *
+ * The thread that starts the reactor gets its connection at once, before the reactor
+ * runs: what it sends meanwhile waits in an outbox, which goes to the reactor once it
+ * serves, or, if another thread's reactor won the election, to that one (the connection
+ * then opens a channel to it, and keeps its identity, so handles made meanwhile still work).
  */
 import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
@@ -13,23 +18,31 @@ import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, decodeThrown, encodeThrown } from '../wire/codec.js';
 import { Backoff } from '../common/backoff.js';
 import { takeTransfer } from '../api/context.js';
-import type { Endpoint } from '../wire/endpoint.js';
-import { Lane, LANE_HOT } from '../wire/lane.js';
+import type { Endpoint, Undecodable } from '../wire/endpoint.js';
+import { Lane } from '../wire/lane.js';
 import { CrochetError, ReactorStoppedError, TimeoutError } from '../api/errors.js';
 import { channels, trace } from '../common/diagnostics.js';
+import { readBoxCause, stopBox } from '../wire/control.js';
 import {
-  CTL_SHUT_DOWN,
+  CH_BEAT,
+  CH_BLOCKING,
+  CH_COUNTER,
+  CH_HOT,
+  CH_LOADING,
+  CH_PARKED,
+  CH_POSTED,
+  CH_SENT,
+  CH_SHUT_DOWN,
+  CH_STATE,
+  ChannelState,
   CTL_STATE,
   CTL_WORK,
+  State,
+} from '../wire/layout.js';
+import {
   Kind,
   LEVELS,
-  SIG_COUNTER,
-  SIG_PARKED,
-  SIG_POSTED,
-  SIG_REQUESTS,
-  State,
-  markStopped,
-  readCause,
+  parseReply,
   type AnswerMessage,
   type CallMessage,
   type Outcome,
@@ -41,27 +54,50 @@ import { deliver } from '../common/report.js';
 
 /** The longest a caller parks before it checks the reactor's state again. */
 const SLICE_MS = 250;
-/** How long a thread waits for its channel to open before it says hello again (doubling). */
-const HELLO_RETRY_MS = 10;
-/**
- * How long the supervisor thread may take to start. It runs only crochet's own small
- * module, so running out of this means threads cannot start at all.
- */
-const BOOT_LIMIT_MS = 60_000;
+/** How long a caller may see no beat from the supervisor before it suspects the reactor is gone. */
+const SILENT_MS = 1000;
+/** How much longer it then watches for a beat (the whole process may just have been paused). */
+const CONFIRM_MS = 400;
 /** How long `stash()` and `retrieveResult()` wait for the reactor to answer. */
 export const REQUEST_LIMIT_MS = 10_000;
 /** How much longer than its hooks' time a shutdown may take before it is forced. */
 const SHUTDOWN_GRACE_MS = 1000;
+/** While the reactor imports a module for a call, the caller looks again this often (ms). */
+const LOADING_LOOK_MS = 20;
 
 /** Whoever waits for a call's outcome. */
 export type Receiver = (ok: boolean, value: unknown) => void;
 
+/** A channel to the reactor: its box and its endpoint. */
+export interface Transport {
+  readonly box: Int32Array;
+  readonly endpoint: Endpoint;
+  /** Whether a supervisor beats in the box (not after noSetup(): the main thread cannot vanish alone). */
+  readonly beats: boolean;
+  /** Whether replies come through the ring (no port): the caller says when it blocks. */
+  readonly ring: boolean;
+  /** The id of the thread that started the reactor (for the message when it vanished). */
+  readonly starter: number;
+}
+
+/** What the starting thread's connection needs while the reactor boots. */
+export interface Booting {
+  /** The control block, whose state says when the reactor serves (or stood down). */
+  readonly control: Int32Array;
+  /** Opens a channel to the reactor that won the election instead; undefined if none answers. */
+  readonly rediscover: () => Transport | undefined;
+  /** How long the reactor may take to start, in ms. */
+  readonly limit: number;
+}
+
 export class Connection {
-  #control: Int32Array | undefined;
-  readonly #sig: Int32Array;
-  readonly #endpoint: Endpoint;
+  #box!: Int32Array;
+  #endpoint!: Endpoint;
   /** The direct lane of this channel, for blocking calls with small values. */
-  readonly #lane: Lane | undefined;
+  #lane: Lane | undefined;
+  #beats = false;
+  #ring = false;
+  #starter = -1;
   #lastLaneReply = 0;
   /** The id of the last lane request while no outcome of it has come (0: none). */
   #laneOpen = 0;
@@ -73,67 +109,105 @@ export class Connection {
   readonly #answers = new Map<number, AnswerMessage>();
   /** Results this thread stashed, by stash id, until retrieved here or elsewhere. */
   readonly #stashed = new Map<string, unknown>();
-  readonly #bootDeadline: number;
-  /** Requests held until the reactor has opened this channel (broadcast channels only). */
+  /** Requests held until the reactor serves (the starting thread, while it boots). */
   #outbox: { message: RequestMessage; transfer: Transferable[] }[] | undefined;
-  /**
-   * Says hello to the directory again (broadcast channels only). A hello posted before
-   * the directory listens is lost, so it is repeated until the channel opens.
-   */
-  readonly #hello: (() => void) | undefined;
-  #helloAfter = HELLO_RETRY_MS;
+  #booting: (Booting & { readonly deadline: number }) | undefined;
+  #bootTimer: ReturnType<typeof setTimeout> | undefined;
   #nextId = 1;
   readonly #spin = new Spin();
   #stopped: unknown = undefined;
   #isStopped = false;
+  /** The last beat seen, and when (performance.now()). */
+  #beat = 0;
+  #beatSeen = 0;
 
-  /**
-   * `control` may come later (with the directory's welcome); `ready` is false for a
-   * broadcast channel the reactor has yet to open.
-   */
-  constructor(
-    control: Int32Array | undefined,
-    sig: Int32Array,
-    endpoint: Endpoint,
-    ready: boolean,
-    hello?: () => void,
-  ) {
-    this.#control = control;
-    this.#hello = hello;
-    this.#sig = sig;
-    this.#endpoint = endpoint;
-    this.#lane = Lane.fits(sig) ? new Lane(sig) : undefined;
-    this.#outbox = ready ? undefined : [];
-    this.#bootDeadline = performance.now() + BOOT_LIMIT_MS;
+  constructor(transport: Transport, booting?: Booting) {
+    this.#bind(transport);
+    if (booting !== undefined) {
+      this.#outbox = [];
+      this.#booting = { ...booting, deadline: performance.now() + booting.limit };
+      this.#watchBoot();
+    }
+  }
+
+  #bind(transport: Transport): void {
+    this.#box = transport.box;
+    this.#endpoint = transport.endpoint;
+    this.#beats = transport.beats;
+    this.#ring = transport.ring;
+    this.#starter = transport.starter;
+    this.#lane = Lane.fits(transport.box) ? new Lane(transport.box) : undefined;
+    this.#beat = Atomics.load(transport.box, CH_BEAT);
+    this.#beatSeen = performance.now();
+    this.#posted = -1;
     // Replies that arrive while this thread's loop is free are taken in at once; the
     // channel never keeps the process alive.
-    endpoint.listen((message) => {
-      this.#dispatch(message as ReplyMessage);
+    transport.endpoint.listen((message) => {
+      this.#dispatch(message);
     }, false);
-    // While this thread's loop is free, say hello again on a timer; while it blocks, the
-    // wait does (see block()).
-    if (hello !== undefined && !ready) this.#scheduleHello();
   }
 
-  #helloTimer: NodeJS.Timeout | undefined;
-
-  #scheduleHello(): void {
-    this.#helloTimer = setTimeout(() => {
-      this.#greetAgain();
-      if (this.#outbox !== undefined) this.#scheduleHello();
-    }, this.#helloAfter).unref();
+  /** While the reactor boots and this thread's loop is free, look now and then whether it serves. */
+  #watchBoot(): void {
+    if (this.#outbox === undefined || this.#isStopped) return;
+    this.#bootTimer = setTimeout(() => {
+      this.#advance();
+      this.#watchBoot();
+    }, 2);
+    this.#bootTimer.unref();
   }
 
-  /** Says hello again, if the channel has not opened yet; the next try comes later. */
-  #greetAgain(): void {
-    if (this.#outbox === undefined) return;
-    this.#hello?.();
-    this.#helloAfter = Math.min(this.#helloAfter * 2, SLICE_MS);
+  /**
+   * While booting: sends the outbox once the reactor serves, or moves to the reactor that
+   * won the election. Returns whether the channel is open.
+   */
+  #advance(): boolean {
+    const booting = this.#booting;
+    if (this.#outbox === undefined || booting === undefined) return true;
+    const state = Atomics.load(booting.control, CTL_STATE);
+    if (state === State.Deferred) {
+      const transport = booting.rediscover();
+      if (transport === undefined) {
+        this.#stopHere(new Error("Another thread's reactor was serving, but it did not answer this thread"));
+        return false;
+      }
+      trace('another reactor serves: this thread uses it');
+      this.#endpoint.close();
+      this.#bind(transport);
+    } else if (state !== State.Running) {
+      if (state < State.Running && performance.now() > booting.deadline) {
+        this.#stopHere(
+          new Error(
+            `The reactor did not start within ${booting.limit} ms (the start-up limit: setup({ startupTimeout }))`,
+          ),
+        );
+      }
+      return false;
+    }
+    const outbox = this.#outbox;
+    this.#outbox = undefined;
+    this.#booting = undefined;
+    clearTimeout(this.#bootTimer);
+    for (const { message, transfer } of outbox) this.#send(message, transfer);
+    return true;
   }
 
-  /** Whether the directory's welcome (the control block) has arrived. */
-  get welcomed(): boolean {
-    return this.#control !== undefined;
+  /** Marks this channel stopped from this side, with `cause`, waking this thread. */
+  #stopHere(cause: unknown): void {
+    stopBox(this.#box, encodeThrown(cause), false);
+    this.#checkStopped();
+  }
+
+  /**
+   * Blocks until the reactor serves this channel (the start-up limit at most). Returns
+   * false if it stopped instead.
+   */
+  ready(): boolean {
+    if (this.#outbox === undefined) return !this.#checkStopped();
+    const booting = this.#booting;
+    const limit = booting === undefined ? 0 : Math.max(0, booting.deadline - performance.now()) + 1;
+    this.block(() => this.#outbox === undefined, limit, false);
+    return this.#outbox === undefined && !this.#checkStopped();
   }
 
   /**
@@ -191,7 +265,7 @@ export class Connection {
     this.#laneOpen = id;
     lane.publish(id, fn);
     // A reactor that is not polling must be woken; one that is sees the request id.
-    if (Atomics.load(this.#sig, LANE_HOT) === 0) this.#endpoint.post({ k: Kind.Poke, id });
+    if (Atomics.load(this.#box, CH_HOT) === 0) this.#post({ k: Kind.Poke, id });
     return id;
   }
 
@@ -205,7 +279,7 @@ export class Connection {
     const lane = this.#lane;
     if (lane === undefined || Spin.limit === 0) return NO_REPLY;
     for (let i = 0; i < QUICK_SPINS; i++) {
-      if (Atomics.load(this.#sig, SIG_POSTED) !== this.#posted) break;
+      if (Atomics.load(this.#box, CH_POSTED) !== this.#posted) break;
       if (lane.replyId() !== id) continue;
       this.#lastLaneReply = id;
       this.#laneOpen = 0;
@@ -224,28 +298,51 @@ export class Connection {
   cancel(id: number, timeout: boolean): void {
     this.#pending.delete(id);
     if (this.#isStopped) return;
-    this.#post({ k: Kind.Cancel, id, timeout });
+    try {
+      this.#post({ k: Kind.Cancel, id, timeout });
+    } catch {
+      // The channel is gone; so is the call.
+    }
+  }
+
+  /**
+   * Whether the reactor is importing a module for a call of this channel: time that a
+   * call's own timeout does not count.
+   */
+  get loading(): boolean {
+    return Atomics.load(this.#box, CH_LOADING) !== 0;
   }
 
   /**
    * Blocks until `isDone()` holds or `timeout` ms pass. Returns false on timeout. When
    * the reactor stops, every pending receiver is settled with `ReactorStoppedError`
-   * first, so `isDone()` then holds for them.
+   * first, so `isDone()` then holds for them. With `excludeLoading`, time the reactor
+   * spends importing a module for this channel is not counted (up to the start-up limit).
    */
-  block(isDone: () => boolean, timeout: number, quick = true): boolean {
+  block(isDone: () => boolean, timeout: number, quick = true, excludeLoading = false): boolean {
+    const ring = this.#ring;
+    if (ring) Atomics.store(this.#box, CH_BLOCKING, 1);
+    try {
+      return this.#block(isDone, timeout, quick, excludeLoading);
+    } finally {
+      if (ring) Atomics.store(this.#box, CH_BLOCKING, 0);
+    }
+  }
+
+  #block(isDone: () => boolean, timeout: number, quick: boolean, excludeLoading: boolean): boolean {
     let spin = this.#spin.budget();
     // Most short calls are answered within a few microseconds: look for that first,
     // before even reading the clock (unless the caller just did). This costs so little
     // that it is done even while the longer spin rests.
     if (quick && Spin.limit > 0) {
-      const seen = Atomics.load(this.#sig, SIG_COUNTER);
+      const seen = Atomics.load(this.#box, CH_COUNTER);
       this.#drain();
       if (isDone()) {
         this.#spin.record(true);
         return true;
       }
       for (let i = 0; i < QUICK_SPINS; i++) {
-        if (Atomics.load(this.#sig, SIG_COUNTER) === seen) continue;
+        if (Atomics.load(this.#box, CH_COUNTER) === seen) continue;
         this.#drain();
         if (isDone()) {
           this.#spin.record(true);
@@ -254,11 +351,14 @@ export class Connection {
         break;
       }
     }
-    const deadline = performance.now() + timeout;
+    const started = performance.now();
+    let deadline = started + timeout;
+    /** Whether the reactor was seen importing for this channel during the wait. */
+    let sawLoading = false;
     for (;;) {
       // Read the counter before draining: a reply posted after the drain moves the
       // counter past `seen`, so the wait below returns at once instead of sleeping.
-      const seen = Atomics.load(this.#sig, SIG_COUNTER);
+      const seen = Atomics.load(this.#box, CH_COUNTER);
       this.#drain();
       if (isDone()) {
         // Only a call that spun tells whether spinning pays.
@@ -266,26 +366,80 @@ export class Connection {
         return true;
       }
       if (this.#checkStopped()) return true;
-      const remaining = deadline - performance.now();
+      const now = performance.now();
+      if (this.#outbox !== undefined && this.#advance()) continue;
+      if (this.#beats && !this.#alive(now)) continue;
+      let remaining = deadline - now;
+      if (!(remaining > 0) && excludeLoading) {
+        // A module the call needs is still being imported in the reactor: that is
+        // start-up, not the call; its own time starts when the import is done.
+        if (this.loading && now - started < this.#loadingLimit()) {
+          sawLoading = true;
+          deadline = now + Math.min(timeout, LOADING_LOOK_MS);
+          remaining = deadline - now;
+        } else if (sawLoading) {
+          sawLoading = false;
+          deadline = now + timeout;
+          remaining = timeout;
+        }
+      }
       if (!(remaining > 0)) return false;
       if (spin > 0) {
         // Waking a parked thread costs tens of microseconds; a short reply usually comes
         // sooner. Watch the counter for a bounded time before parking.
-        if (spinFor(this.#sig, seen, Math.min(spin, remaining))) continue;
+        if (spinFor(this.#box, seen, Math.min(spin, remaining))) continue;
         spin = -1;
       }
       // Say so before parking: the reactor wakes only parked callers. (It bumps the
       // counter, then reads the flag; so either it sees the flag, or the wait sees the
       // counter moved.)
-      Atomics.store(this.#sig, SIG_PARKED, 1);
-      const greeting = this.#outbox !== undefined && this.#hello !== undefined;
-      const slice = Math.min(remaining, greeting ? this.#helloAfter : SLICE_MS);
-      const woke = Atomics.wait(this.#sig, SIG_COUNTER, seen, slice);
-      Atomics.store(this.#sig, SIG_PARKED, 0);
-      if (greeting && woke === 'timed-out') this.#greetAgain();
+      Atomics.store(this.#box, CH_PARKED, 1);
+      const booting = this.#outbox !== undefined;
+      const slice = Math.min(remaining, booting ? 5 : SLICE_MS);
+      const woke = Atomics.wait(this.#box, CH_COUNTER, seen, slice);
+      Atomics.store(this.#box, CH_PARKED, 0);
       // After a slice that nothing ended, read the port even if its doorbell did not move.
       if (woke === 'timed-out') this.#posted = -1;
     }
+  }
+
+  /** The start-up limit, which bounds how long a call waits for imports. */
+  #loadingLimit(): number {
+    return Connection.startupLimit;
+  }
+
+  /** How long the reactor may take to start, or to import a module for a call, in ms. */
+  static startupLimit = 30_000;
+
+  /**
+   * Whether the reactor's supervisor still beats. A caller that sees no beat for
+   * {@link SILENT_MS} watches {@link CONFIRM_MS} longer (a paused process resumes with
+   * stale beats everywhere); still none, and the reactor is gone: this marks it stopped.
+   */
+  #alive(now: number): boolean {
+    const beat = Atomics.load(this.#box, CH_BEAT);
+    if (beat !== this.#beat) {
+      this.#beat = beat;
+      this.#beatSeen = now;
+      return true;
+    }
+    if (now - this.#beatSeen < SILENT_MS) return true;
+    const confirmUntil = now + CONFIRM_MS;
+    for (let left = CONFIRM_MS; left > 0; left = confirmUntil - performance.now()) {
+      Atomics.wait(this.#box, CH_BEAT, beat, Math.min(left, 50));
+      if (Atomics.load(this.#box, CH_BEAT) !== beat) {
+        this.#beat = Atomics.load(this.#box, CH_BEAT);
+        this.#beatSeen = performance.now();
+        return true;
+      }
+    }
+    const starter = this.#starter >= 0 ? ` (thread ${this.#starter})` : '';
+    this.#stopHere(
+      new Error(
+        `The reactor's threads are gone without a word: the thread that started them${starter} was terminated, or the process is out of resources. Call setup() again, from any thread, to start a new reactor`,
+      ),
+    );
+    return false;
   }
 
   /**
@@ -343,7 +497,9 @@ export class Connection {
 
   /** Marks the reactor stopped from this side (its supervisor died), waking this thread. */
   stopFromOutside(cause: unknown): void {
-    if (this.#control !== undefined) markStopped(this.#control, encodeThrown(cause), [this.#sig]);
+    // Only the starting thread's own channel depends on that supervisor.
+    if (this.#ring) return;
+    this.#stopHere(cause);
   }
 
   /**
@@ -363,18 +519,23 @@ export class Connection {
 
   /** Marks the reactor stopped by a shutdown from this side, when it did not stop in time. */
   forceStopped(cause: unknown): void {
-    if (this.#control !== undefined) markStopped(this.#control, encodeThrown(cause), [this.#sig], false, true);
+    stopBox(this.#box, encodeThrown(cause), true);
     this.#checkStopped();
   }
 
   /** Whether the reactor stopped because it was shut down (not because it died). */
   get stoppedByShutdown(): boolean {
-    return this.#checkStopped() && this.#control !== undefined && Atomics.load(this.#control, CTL_SHUT_DOWN) === 1;
+    return this.#checkStopped() && Atomics.load(this.#box, CH_SHUT_DOWN) === 1;
   }
 
-  /** How much a shutdown would have to do in the reactor (hooks + stashed results). */
-  get shutdownWork(): number {
-    return this.#control === undefined ? 0 : Atomics.load(this.#control, CTL_WORK);
+  /** Whether the reactor has stopped, for whatever reason. */
+  get stopped(): boolean {
+    return this.#checkStopped();
+  }
+
+  /** How much a shutdown would have to do in the reactor (hooks + stashed results), if known here. */
+  shutdownWork(control: Int32Array | undefined): number {
+    return control === undefined ? 0 : Atomics.load(control, CTL_WORK);
   }
 
   /** Takes in everything that has arrived: replies, and records to write out. */
@@ -390,7 +551,7 @@ export class Connection {
 
   /** Tells the reactor this thread is going away. */
   goodbye(): void {
-    if (this.#isStopped) return;
+    if (this.#isStopped || this.#outbox !== undefined) return;
     try {
       this.#post({ k: Kind.Goodbye });
     } catch {
@@ -400,13 +561,18 @@ export class Connection {
 
   #post(message: RequestMessage, transfer: Transferable[] = []): void {
     if (this.#outbox !== undefined) {
-      // Not open yet on the reactor's side: check it can be cloned now, send it later.
+      // The reactor does not serve yet: check it can be cloned now, send it later.
       structuredClone(message);
       this.#outbox.push({ message, transfer });
       return;
     }
+    this.#send(message, transfer);
+  }
+
+  #send(message: RequestMessage, transfer: Transferable[]): void {
     this.#endpoint.post(message, transfer);
-    Atomics.add(this.#sig, SIG_REQUESTS, 1);
+    // Counted after posting: a lane request written later says how many came before it.
+    Atomics.add(this.#box, CH_SENT, 1);
   }
 
   /** Sends a request and blocks for its answer. */
@@ -426,30 +592,52 @@ export class Connection {
   }
 
   #drain(): void {
-    // Read the port only when something was posted to it since the last look.
-    const posted = Atomics.load(this.#sig, SIG_POSTED);
+    const lane = this.#lane;
+    // The lane's reply id first: what the reactor posted before that reply is then
+    // surely there to be read below, and comes first.
+    const laneReply = lane === undefined ? this.#lastLaneReply : lane.replyId();
+    // Read the port (or ring) only when something was posted to it since the last look.
+    const posted = Atomics.load(this.#box, CH_POSTED);
     if (posted !== this.#posted) {
       this.#posted = posted;
       this.#receiveAll();
     }
-    // After the port: what the reactor posted before a lane reply comes first.
-    const lane = this.#lane;
-    if (lane === undefined) return;
-    const id = lane.replyId();
-    if (id === this.#lastLaneReply) return;
-    this.#lastLaneReply = id;
-    this.#dispatch({ k: Kind.Success, id, value: lane.readReply() });
+    if (lane === undefined || laneReply === this.#lastLaneReply) return;
+    this.#lastLaneReply = laneReply;
+    this.#dispatch({ k: Kind.Success, id: laneReply, value: lane.readReply() });
   }
 
   #receiveAll(): void {
-    for (;;) {
+    // Bounded: what arrives while this runs waits for the next look, so that a reactor
+    // that writes without end cannot hold this thread here.
+    for (let budget = RECEIVE_BUDGET; budget > 0; budget--) {
       const received = this.#endpoint.receive();
-      if (received === undefined) break;
-      this.#dispatch(received.message as ReplyMessage);
+      if (received === undefined) return;
+      this.#dispatch(received.message);
     }
+    // More is waiting: look again next time even if the doorbell does not move.
+    this.#posted = -1;
   }
 
-  #dispatch(message: ReplyMessage): void {
+  #dispatch(data: unknown): void {
+    const undecodable = data as Partial<Undecodable> | null;
+    if (typeof undecodable === 'object' && undecodable !== null && undecodable.undecodable === true) {
+      // A reply that could not be decoded here: it is the failure of its call.
+      const receiver = this.#pending.get(undecodable.id ?? 0);
+      if (receiver === undefined) return;
+      this.#pending.delete(undecodable.id ?? 0);
+      receiver(false, dataCloneError('The result', undecodable.error));
+      return;
+    }
+    const message = parseReply(data);
+    if (message === undefined) {
+      trace('ignored a malformed message from the reactor');
+      return;
+    }
+    this.#take(message);
+  }
+
+  #take(message: ReplyMessage): void {
     switch (message.k) {
       case Kind.Success:
       case Kind.Failure: {
@@ -468,40 +656,22 @@ export class Connection {
       case Kind.Unstash:
         this.#stashed.delete(message.stashId);
         return;
-      case Kind.Welcome:
-        this.#control ??= message.control;
-        return;
       case Kind.Log:
         deliver(LEVELS[message.level] ?? 'info', message.fd, message.text);
         return;
-      case Kind.Ready: {
-        const outbox = this.#outbox ?? [];
-        this.#outbox = undefined;
-        clearTimeout(this.#helloTimer);
-        for (const { message: held, transfer } of outbox) this.#endpoint.post(held, transfer);
-        Atomics.add(this.#sig, SIG_REQUESTS, 1);
-        return;
-      }
     }
   }
 
   /** Whether the reactor has stopped; on first noticing, fails every pending call. */
   #checkStopped(): boolean {
     if (this.#isStopped) return true;
-    const control = this.#control;
-    if (control === undefined) return false;
-    const state = Atomics.load(control, CTL_STATE);
-    if (state === State.Booting && performance.now() > this.#bootDeadline) {
-      const cause = new Error(`The reactor's supervisor thread did not start within ${BOOT_LIMIT_MS} ms`);
-      markStopped(control, encodeThrown(cause), [this.#sig]);
-    } else if (state !== State.Stopped) {
-      return false;
-    }
-    if (Atomics.load(control, CTL_STATE) !== State.Stopped) return false;
+    const state = Atomics.load(this.#box, CH_STATE);
+    if (state !== ChannelState.Stopped && state !== ChannelState.Closed) return false;
     this.#isStopped = true;
-    const cause = readCause(control);
+    clearTimeout(this.#bootTimer);
+    const cause = readBoxCause(this.#box);
     this.#stopped = cause === undefined ? undefined : decodeThrown(cause);
-    const shutDown = Atomics.load(control, CTL_SHUT_DOWN) === 1;
+    const shutDown = Atomics.load(this.#box, CH_SHUT_DOWN) === 1;
     trace('the reactor stopped%s: %s', shutDown ? ' (shut down)' : '', this.#stopped);
     if (channels.reactorStop.hasSubscribers) channels.reactorStop.publish({ cause: this.#stopped, shutDown });
     // Replies that made it before the stop still count.
@@ -517,6 +687,9 @@ export class Connection {
     return true;
   }
 }
+
+/** The most messages one look at the port or ring takes in. */
+const RECEIVE_BUDGET = 4096;
 
 /**
  * The adaptive spin of a caller before it parks. First a quick look of a few
@@ -563,7 +736,7 @@ export function setSpin(ms: number): void {
 function spinFor(sig: Int32Array, seen: number, ms: number): boolean {
   const until = performance.now() + ms;
   for (;;) {
-    for (let i = 0; i < 64; i++) if (Atomics.load(sig, SIG_COUNTER) !== seen) return true;
+    for (let i = 0; i < 64; i++) if (Atomics.load(sig, CH_COUNTER) !== seen) return true;
     if (performance.now() >= until) return false;
   }
 }

@@ -19,19 +19,28 @@ import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, decodeThrown, encodeFailure, encodeThrown, type WireValue } from '../wire/codec.js';
 import { Backoff } from '../common/backoff.js';
 import { CallContext, runAsCall, takeTransfer } from '../api/context.js';
-import { broadcastEndpoint, channelNames, type Endpoint } from '../wire/endpoint.js';
-import { Lane, LANE_HOT } from '../wire/lane.js';
+import { reactorRingEndpoint, type Endpoint } from '../wire/endpoint.js';
+import { settleAnswer, type ChannelNames } from '../wire/handshake.js';
+import {
+  Answer,
+  CH_COUNTER,
+  CH_HOT,
+  CH_LOADING,
+  CH_PARKED,
+  CH_POSTED,
+  CH_SENT,
+  CH_STATE,
+  ChannelState,
+  CTL_WORK,
+} from '../wire/layout.js';
+import { markStopped } from '../wire/control.js';
+import { Lane } from '../wire/lane.js';
 import { CancelledError, TimeoutError } from '../api/errors.js';
 import { trace } from '../common/diagnostics.js';
 import {
-  CTL_WORK,
   Kind,
   LEVELS,
-  SIG_COUNTER,
-  SIG_PARKED,
-  SIG_POSTED,
-  SIG_REQUESTS,
-  markStopped,
+  parseRequest,
   type Level,
   type CallMessage,
   type Outcome,
@@ -100,6 +109,7 @@ const settled = Promise.resolve();
 export class Channel {
   readonly #engine: Engine;
   readonly #endpoint: Endpoint;
+  /** The channel's box: its lane, its flags, its stop record (and its ring, if any). */
   readonly sig: Int32Array;
   readonly #queue: RequestMessage[] = [];
   /** The wrappers this channel's caller has named, by the caller's numbers for them. */
@@ -116,43 +126,59 @@ export class Channel {
   #laneCallId = 0;
   #holding = false;
   #closed = false;
-  /** The request doorbell's value when the port was last polled. */
-  #rung = 0;
+  /** Messages received from the caller (it counts those it posted in CH_SENT). */
+  #received = 0;
   /** The channel's direct lane, and the id of the last lane request taken. */
   readonly #lane: Lane | undefined;
   #laneSeen = 0;
+  readonly #onClose: ((channel: Channel) => void) | undefined;
 
-  constructor(engine: Engine, endpoint: Endpoint, sig: Int32Array, keepAlive: boolean) {
+  constructor(
+    engine: Engine,
+    endpoint: Endpoint,
+    sig: Int32Array,
+    keepAlive: boolean,
+    onClose?: (channel: Channel) => void,
+  ) {
     this.#engine = engine;
     this.#endpoint = endpoint;
     this.sig = sig;
+    this.#onClose = onClose;
     this.#lane = Lane.fits(sig) ? new Lane(sig) : undefined;
     endpoint.listen((message) => {
-      this.#take(message as RequestMessage);
+      this.#take(message);
       engine.keepHot();
     }, keepAlive);
   }
 
-  #take(message: RequestMessage): void {
-    // A lane request with a lower (or the same) id was made before this message; one
-    // with a higher id may have been made after later port messages still queued, so
-    // it waits for its own poke or for polling. (A poke names its request's id, so a
-    // late poke cannot take a newer request ahead of those messages. Messages without
-    // an id never take the lane.)
-    if ('id' in message) this.#takeLane(message.id);
-    if (message.k !== Kind.Poke) this.#queue.push(message);
+  #take(data: unknown): void {
+    if (this.#closed) return;
+    this.#received++;
+    // A lane request written before this message was posted goes first. (The caller
+    // counts the messages it posted; the lane request says how many it followed.)
+    this.#takeLane(this.#received - 1);
+    const message = parseRequest(data);
+    if (message === undefined) {
+      trace('ignored a malformed message on a channel');
+    } else if (message.k === Kind.Space) {
+      this.#endpoint.flush?.();
+    } else if (message.k !== Kind.Poke) {
+      this.#queue.push(message);
+    }
+    this.#takeLane(this.#received);
     if (!this.#holding) this.#pump();
   }
 
   /**
-   * Takes the lane's request, if there is a new one with an id up to `limit`: runs it at
-   * once when nothing waits ahead of it, or queues it. Returns whether it took one.
+   * Takes the lane's request, if there is a new one that follows at most `received`
+   * messages: runs it at once when nothing waits ahead of it, or queues it. Returns
+   * whether it took one.
    */
-  #takeLane(limit: number): boolean {
+  #takeLane(received = this.#received): boolean {
     const lane = this.#lane;
     if (lane === undefined) return false;
     const id = lane.requestId();
-    if (id === this.#laneSeen || id > limit) return false;
+    if (id === this.#laneSeen || lane.requestAfter() > received) return false;
     this.#laneSeen = id;
     const fn = lane.requestFn();
     const args = lane.readArgs(id);
@@ -165,40 +191,36 @@ export class Channel {
   /** Takes in the messages waiting on the endpoint, without the event loop. Returns how many. */
   poll(): number {
     if (this.#closed) return 0;
-    // The lane's id first: port messages rung before it was written are then seen below,
-    // and go first (they have lower ids).
-    const laneId = this.#lane === undefined ? this.#laneSeen : this.#lane.requestId();
     let count = 0;
-    // Look at the port only when the caller rang since the last look.
-    const rung = Atomics.load(this.sig, SIG_REQUESTS);
-    if (rung !== this.#rung) {
-      this.#rung = rung;
+    // Look at the port only when the caller posted something not taken in yet. (Broadcast
+    // channels deliver only through the event loop: then this reads nothing.)
+    if (Atomics.load(this.sig, CH_SENT) !== this.#received) {
       // A goodbye taken in this loop closes the channel: stop reading it then.
       while (!this.#closed) {
         const received = this.#endpoint.receive();
         if (received === undefined) break;
         count++;
-        this.#take(received.message as RequestMessage);
+        this.#take(received.message);
       }
     }
-    if (this.#takeLane(laneId)) {
+    if (this.#takeLane()) {
       count++;
       if (!this.#holding) this.#pump();
     }
     return count;
   }
 
-  /** Whether the caller sent something since the channel was last polled. */
+  /** Whether the caller sent something not taken in yet. */
   get rang(): boolean {
     return (
-      Atomics.load(this.sig, SIG_REQUESTS) !== this.#rung ||
+      Atomics.load(this.sig, CH_SENT) !== this.#received ||
       (this.#lane !== undefined && this.#lane.requestId() !== this.#laneSeen)
     );
   }
 
   /** Tells the caller whether the engine is polling (so it need not poke). */
   setHot(hot: boolean): void {
-    Atomics.store(this.sig, LANE_HOT, hot ? 1 : 0);
+    Atomics.store(this.sig, CH_HOT, hot ? 1 : 0);
   }
 
   #pump(): void {
@@ -209,7 +231,10 @@ export class Channel {
         const wrapper = this.#wrappers.get(message.fn);
         if (wrapper !== undefined && !this.#functions.has(message.fn) && needsImport(wrapper)) {
           this.#holding = true;
+          // The caller does not count the import against the call's timeout.
+          Atomics.store(this.sig, CH_LOADING, 1);
           void importModule(wrapper.module).then(() => {
+            Atomics.store(this.sig, CH_LOADING, 0);
             this.#holding = false;
             this.#pump();
           });
@@ -336,15 +361,15 @@ export class Channel {
   /** Posts a reply, then bumps the counter (see the protocol's design note). */
   answer(message: ReplyMessage, transfer?: readonly Transferable[]): void {
     if (this.#closed) return;
-    this.#endpoint.post(message, transfer);
-    Atomics.add(this.sig, SIG_POSTED, 1);
+    this.#endpoint.post(message, transfer, 'id' in message ? message.id : 0);
+    Atomics.add(this.sig, CH_POSTED, 1);
     this.#wake();
   }
 
   /** Bumps the counter, and wakes the caller if it is parked (not spinning). */
   #wake(): void {
-    Atomics.add(this.sig, SIG_COUNTER, 1);
-    if (Atomics.load(this.sig, SIG_PARKED) !== 0) Atomics.notify(this.sig, SIG_COUNTER);
+    Atomics.add(this.sig, CH_COUNTER, 1);
+    if (Atomics.load(this.sig, CH_PARKED) !== 0) Atomics.notify(this.sig, CH_COUNTER);
   }
 
   /** Sends call `id`'s outcome: a value (moved if `transfer` lists buffers) or a failure. */
@@ -390,14 +415,13 @@ export class Channel {
     this.#closed = true;
     this.#endpoint.close();
     this.#engine.forget(this);
+    this.#onClose?.(this);
   }
 }
 
 export class Engine {
   readonly #control: Int32Array;
   readonly #channels = new Set<Channel>();
-  /** Names of the broadcast channels opened so far. */
-  readonly #opened = new Set<string>();
   readonly #stash = new Map<string, StashEntry>();
   readonly #hooks: (() => unknown)[] = [];
   #logTo: Channel | undefined;
@@ -637,21 +661,28 @@ export class Engine {
   /** Serves a new channel. `keepAlive`: whether it keeps this thread's loop alive. */
   addChannel(endpoint: Endpoint, sig: Int32Array, keepAlive: boolean): Channel {
     const channel = new Channel(this, endpoint, sig, keepAlive);
+    Atomics.store(sig, CH_STATE, ChannelState.Ready);
     this.#channels.add(channel);
     return channel;
   }
 
   /**
-   * Opens the broadcast channel pair a thread asked for with a hello, and tells it that
-   * requests may flow.
+   * Serves a channel that a thread opened through the directory: `box` is its shared
+   * memory, `names` its broadcast channels; marks `answer` (the hello's box) ready.
+   * `onClose` hears when the channel closes (its thread said goodbye).
    */
-  openBroadcast(name: string, sig: Int32Array, keepAlive: boolean): void {
-    // A thread repeats its hello until its channel opens: open each channel once.
-    if (this.#opened.has(name)) return;
-    this.#opened.add(name);
-    const names = channelNames(name);
-    const channel = this.addChannel(broadcastEndpoint(names.toCaller, names.toReactor), sig, keepAlive);
-    channel.answer({ k: Kind.Ready });
+  openRing(
+    names: ChannelNames,
+    box: Int32Array,
+    answer: SharedArrayBuffer,
+    keepAlive: boolean,
+    onClose?: (channel: Channel) => void,
+  ): void {
+    const channel = new Channel(this, reactorRingEndpoint(box, names), box, keepAlive, onClose);
+    this.#channels.add(channel);
+    if (this.#polling) channel.setHot(true);
+    Atomics.store(box, CH_STATE, ChannelState.Ready);
+    settleAnswer(answer, Answer.Ready);
   }
 
   /** Every channel's notification counter, to wake them all. */

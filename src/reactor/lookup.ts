@@ -3,35 +3,50 @@
  * wrapper (once), then taking the wrapper in the same position there.
  */
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { CrochetError } from '../api/errors.js';
-import { isImportable, lookupWrapper } from '../api/registry.js';
+import { isImportable, lookupWrapper, moduleKey, onNode } from '../api/registry.js';
 import type { WrapperDescriptor } from '../wire/messages.js';
 
-/** Modules imported (or tried) here: `true`, or the error that stopped the import. */
+/**
+ * Modules imported (or tried) here, by {@link moduleKey}: `true`, or the error that
+ * stopped the import.
+ */
 const imported = new Map<string, true | { readonly error: unknown }>();
 
 /** Whether the reactor must import `wrapper`'s module before it can find the function. */
 export function needsImport(wrapper: WrapperDescriptor): boolean {
   return (
-    !imported.has(wrapper.module) &&
+    !imported.has(moduleKey(wrapper.module)) &&
     isImportable(wrapper.module) &&
     !lookupWrapper(wrapper.module, wrapper.index, wrapper.fingerprint).found
   );
 }
 
-/** Imports `module` once; a failure is remembered and becomes the cause of calls into it. */
+/**
+ * Imports `module` once; a failure is remembered and becomes the cause of calls into it.
+ *
+ * A file URL is imported. A path is a CommonJS module as Node reports it, and is required
+ * the way the calling thread required it (with the same require hooks: a preloaded
+ * compiler may have no ES module hooks at all). Other runtimes do not tell ES modules from
+ * CommonJS in stack traces (registry.ts gives their modules as URLs), and their `import()`
+ * loads either kind, sharing instances with `require()`; `require()` there cannot load an
+ * ES module with top-level `await`, so a path is imported by its URL.
+ */
 export function importModule(module: string): Promise<void> {
-  const attempt = module.startsWith('file:')
-    ? import(module).then(() => undefined)
-    : Promise.resolve().then(() => {
-        createRequire(module)(module);
-      });
+  const attempt =
+    module.startsWith('file:') || !onNode
+      ? import(module.startsWith('file:') ? module : pathToFileURL(module).href).then(() => undefined)
+      : Promise.resolve().then(() => {
+          createRequire(module)(module);
+        });
+  const key = moduleKey(module);
   return attempt.then(
     () => {
-      imported.set(module, true);
+      imported.set(key, true);
     },
     (error: unknown) => {
-      imported.set(module, { error });
+      imported.set(key, { error });
     },
   );
 }
@@ -43,13 +58,13 @@ export function findFunction(
   const lookup = lookupWrapper(wrapper.module, wrapper.index, wrapper.fingerprint);
   // A module whose import failed may have created some wrappers before it threw; it is
   // still a module that failed to load.
-  const attempt = imported.get(wrapper.module);
+  const attempt = imported.get(moduleKey(wrapper.module));
   if (lookup.found && (attempt === undefined || attempt === true)) return { fn: lookup.fn };
   return { error: unknownFunction(wrapper, !lookup.found && lookup.mismatch) };
 }
 
 function unknownFunction(message: WrapperDescriptor, mismatch: boolean): CrochetError {
-  const attempt = imported.get(message.module);
+  const attempt = imported.get(moduleKey(message.module));
   const loadError = attempt !== undefined && attempt !== true ? attempt.error : undefined;
   const where = `wrapper #${message.index + 1} created by ${message.module}`;
   let why: string;

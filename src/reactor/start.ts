@@ -1,7 +1,7 @@
 /**
- * The reactor thread `setup()` starts: an engine on this thread's event loop, serving
- * the creating thread's port and the broadcast channels the supervisor opens for other
- * threads. What reactor code writes goes to the creating thread.
+ * The reactor thread `setup()` starts: an engine on this thread's event loop, serving the
+ * starting thread's port and the channels other threads open through the directory,
+ * which the supervisor hands over. What reactor code writes goes to the starting thread.
  */
 import { parentPort } from 'node:worker_threads';
 import { encodeThrown } from '../wire/codec.js';
@@ -10,7 +10,8 @@ import { trace } from '../common/diagnostics.js';
 import { portEndpoint } from '../wire/endpoint.js';
 import { Engine } from './engine.js';
 import { captureOutput } from './output.js';
-import { CTL_STATE, State, markStopped, type OpenChannel, type ReactorData } from '../wire/messages.js';
+import { markStopped } from '../wire/control.js';
+import type { Forget, OpenChannel, ReactorData } from '../wire/messages.js';
 import { reportError, setEmitter } from '../common/report.js';
 import { becomeReactor, setEngine } from '../common/thread.js';
 
@@ -22,6 +23,19 @@ function guardUncaught(): void {
   process.on('unhandledRejection', (reason) => {
     reportError('a promise was rejected in the reactor and nothing handled it', reason);
   });
+}
+
+/** Checks an open message from the supervisor. */
+function isOpen(message: unknown): message is OpenChannel {
+  if (typeof message !== 'object' || message === null) return false;
+  const m = message as Record<string, unknown>;
+  return (
+    m['k'] === 'open' &&
+    typeof m['toReactor'] === 'string' &&
+    typeof m['toCaller'] === 'string' &&
+    m['box'] instanceof Int32Array &&
+    m['answer'] instanceof SharedArrayBuffer
+  );
 }
 
 /** Runs the reactor in this thread. */
@@ -49,10 +63,16 @@ export function startReactor(data: ReactorData): void {
     return exit(code);
   };
 
-  engine.logTo(engine.addChannel(portEndpoint(data.port), data.sig, true));
-  parentPort?.on('message', (message: OpenChannel) => {
-    engine.openBroadcast(message.name, message.sig, true);
+  engine.logTo(engine.addChannel(portEndpoint(data.port), data.box, true));
+  // A channel that closes (its thread said goodbye) leaves nothing behind in the supervisor.
+  const forget = (channel: { readonly sig: Int32Array }): void => {
+    const message: Forget = { k: 'forget', box: channel.sig };
+    parentPort?.postMessage(message);
+  };
+  parentPort?.on('message', (message: unknown) => {
+    if (!isOpen(message)) return;
+    engine.openRing(message, message.box, message.answer, true, forget);
   });
-  Atomics.compareExchange(control, CTL_STATE, State.Supervised, State.Running);
+  parentPort?.postMessage({ k: 'up' });
   trace('reactor running');
 }

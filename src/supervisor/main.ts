@@ -1,20 +1,20 @@
 /**
  * Entry module of the supervisor thread. It starts the reactor thread first of all —
- * before loading the rest of its own code, so that the two threads boot side by side —
- * and then watches it (see `watch.ts`).
+ * before loading the rest of its own code, so that the two threads boot side by side,
+ * and while the election runs (see directory.ts) — and then watches it (see watch.ts).
  */
 import { Worker, workerData } from 'node:worker_threads';
+import { CH_COUNTER, CH_STATE, ChannelState, CTL_STATE, State } from '../wire/layout.js';
 import type { ReactorData, SupervisorData } from '../wire/messages.js';
-import { CTL_STATE, State } from '../wire/layout.js';
 
 const data = workerData as SupervisorData;
 Atomics.compareExchange(data.control, CTL_STATE, State.Booting, State.Supervised);
 
 /** What happened to the reactor before the watcher was loaded. */
-const early: { failure?: unknown; exitCode?: number; startError?: unknown } = {};
+const early: { failure?: unknown; exitCode?: number; startError?: unknown; up?: boolean } = {};
 let reactor: Worker | undefined;
 try {
-  const reactorData: ReactorData = { control: data.control, port: data.port, sig: data.sig, hot: data.hot };
+  const reactorData: ReactorData = { control: data.control, port: data.port, box: data.box, hot: data.hot };
   reactor = new Worker(new URL(data.reactorEntry), {
     workerData: reactorData,
     transferList: [data.port],
@@ -35,10 +35,11 @@ try {
   watch(data, reactor, early);
 } catch (error) {
   // Without its watcher nobody would see the reactor die: stop it now, and wake the
-  // creating thread (which learns only that the reactor stopped).
+  // starting thread (which learns only that the reactor stopped).
   Atomics.store(data.control, CTL_STATE, State.Stopped);
-  Atomics.add(data.sig, 0, 1);
-  Atomics.notify(data.sig, 0);
+  Atomics.store(data.box, CH_STATE, ChannelState.Stopped);
+  Atomics.add(data.box, CH_COUNTER, 1);
+  Atomics.notify(data.box, CH_COUNTER);
   void reactor?.terminate();
   throw error;
 }

@@ -1,40 +1,47 @@
 /**
- * The supervisor thread's watch over the reactor: its own event loop is never blocked,
- * so it sees the reactor end in any way (an exit, a crash, running out of memory,
- * failing to start) and wakes every blocked caller with the reason. It is also the
- * directory other threads ask for the reactor: it answers their hello at once and has
- * the reactor open a channel for them.
+ * The supervisor thread's watch over the reactor. Its own event loop is never blocked, so
+ * it sees the reactor end in any way (an exit, a crash, running out of memory, failing to
+ * start) and wakes every blocked caller with the reason. It is also the reactor's
+ * directory (see directory.ts): it takes part in the election, answers threads looking for
+ * the reactor, and hands their channels to it. And it beats: callers that see no beat for
+ * a while know that the reactor's threads are gone without a word (the thread that started
+ * them was terminated).
  */
-import { BroadcastChannel, type Worker } from 'node:worker_threads';
+import { parentPort, type Worker } from 'node:worker_threads';
 import { encodeThrown } from '../wire/codec.js';
-import {
-  CTL_STATE,
-  DIRECTORY,
-  Kind,
-  State,
-  markStopped,
-  type HelloMessage,
-  type OpenChannel,
-  type SupervisorData,
-  welcome,
-} from '../wire/messages.js';
+import { markStopped } from '../wire/control.js';
+import { CH_BEAT, CH_COUNTER, CTL_ACK, CTL_STATE, State } from '../wire/layout.js';
+import type { Forget, OpenChannel } from '../wire/messages.js';
+import { Directory } from './directory.js';
+
+/** How often the supervisor beats, in ms. */
+export const BEAT_MS = 100;
 
 export function watch(
-  data: SupervisorData,
+  data: import('../wire/messages.js').SupervisorData,
   reactor: Worker | undefined,
-  early: { failure?: unknown; exitCode?: number; startError?: unknown },
+  early: { failure?: unknown; exitCode?: number; startError?: unknown; up?: boolean },
 ): void {
   const { control } = data;
-  const sigs = [data.sig];
-  const directory = new BroadcastChannel(DIRECTORY);
-  const greeted = new Set<string>();
+  /** Every channel's box, by its buffer. */
+  const boxes = new Map<SharedArrayBuffer, Int32Array>([[data.box.buffer as SharedArrayBuffer, data.box]]);
+  /** What runs once the reactor is watched, to be stopped when it ends. */
+  const running: { directory?: Directory; beat?: ReturnType<typeof setInterval> } = {};
+  let won = false;
 
+  const wake = (box: Int32Array): void => {
+    Atomics.add(box, CH_COUNTER, 1);
+    Atomics.notify(box, CH_COUNTER);
+  };
+  const finish = (): void => {
+    clearInterval(running.beat);
+    running.directory?.close();
+    parentPort?.close();
+  };
   const stop = (cause: unknown): void => {
     // A reactor that died while writing its own cause leaves `Stopping`: finish for it.
-    markStopped(control, encodeThrown(cause), sigs, Atomics.load(control, CTL_STATE) === State.Stopping);
-    // Nothing is left to watch: this thread ends. Threads asking later learn from the
-    // control block (their hint) that the reactor stopped, or find no reactor.
-    directory.close();
+    markStopped(control, encodeThrown(cause), boxes.values(), Atomics.load(control, CTL_STATE) === State.Stopping);
+    finish();
   };
   const ended = (code: number): void => {
     stop(
@@ -45,6 +52,12 @@ export function watch(
             : `The reactor thread failed to start (exit code ${code})`,
         ),
     );
+  };
+  const serve = (): void => {
+    if (!won || early.up !== true) return;
+    if (Atomics.compareExchange(control, CTL_STATE, State.Supervised, State.Running) === State.Supervised) {
+      wake(data.box);
+    }
   };
 
   if (reactor === undefined) {
@@ -59,17 +72,53 @@ export function watch(
     early.failure = error;
   });
   reactor.on('exit', ended);
-  directory.onmessage = (event) => {
-    const hello = (event as MessageEvent).data as HelloMessage;
-    if (hello.k !== Kind.Hello) return;
-    // A thread says hello again while it waits (its first may have come before this
-    // thread listened): welcome it each time, but open its channel once.
-    const again = greeted.has(hello.name);
-    greeted.add(hello.name);
-    if (!again) sigs.push(hello.sig);
-    welcome(hello, control);
-    if (again || Atomics.load(control, CTL_STATE) === State.Stopped) return;
-    const open: OpenChannel = { name: hello.name, sig: hello.sig };
-    reactor.postMessage(open);
-  };
+  reactor.on('message', (message: { k?: unknown; box?: unknown }) => {
+    if (message.k === 'up') {
+      early.up = true;
+      serve();
+    } else if (message.k === 'forget' && message.box instanceof Int32Array) {
+      boxes.delete((message as Forget).box.buffer as SharedArrayBuffer);
+    }
+  });
+  // The starting thread tells us when it exits: the reactor ends with it (its threads are
+  // its children), so every caller must hear of it now, before that happens.
+  parentPort?.on('message', (message: { k?: unknown }) => {
+    if (message.k !== 'exiting') return;
+    stop(
+      new Error(
+        `The thread that started the reactor (thread ${data.starter}) exited, and the reactor's threads end with it; call setup() again, from any thread, to start a new reactor`,
+      ),
+    );
+    Atomics.add(control, CTL_ACK, 1);
+    Atomics.notify(control, CTL_ACK);
+  });
+  parentPort?.unref();
+
+  running.directory = new Directory({
+    reactorThread: reactor.threadId,
+    starterThread: data.starter,
+    rank: Math.random(),
+    keepAlive: false,
+    onWon() {
+      won = true;
+      serve();
+    },
+    onLost() {
+      // Another reactor serves: this one never served anything. Let the starting thread
+      // find that one, and end.
+      Atomics.compareExchange(control, CTL_STATE, State.Supervised, State.Deferred);
+      wake(data.box);
+      reactor.off('exit', ended);
+      finish();
+      void reactor.terminate();
+    },
+    onOpen(names, box, answer) {
+      boxes.set(box.buffer as SharedArrayBuffer, box);
+      const open: OpenChannel = { k: 'open', toReactor: names.toReactor, toCaller: names.toCaller, box, answer };
+      reactor.postMessage(open);
+    },
+  });
+  running.beat = setInterval(() => {
+    for (const box of boxes.values()) Atomics.add(box, CH_BEAT, 1);
+  }, BEAT_MS);
 }

@@ -1,22 +1,31 @@
 /**
- * One end of a channel: a `MessagePort`, or a pair of `BroadcastChannel`s.
+ * One end of a channel, as the caller or the reactor uses it.
  *
- * The thread that calls `setup()` gets a `MessagePort` when the reactor starts. Any
- * other thread has no way to receive a port (ports move only with `postMessage`, and it
- * may have been created before the reactor existed), so it opens two
- * `BroadcastChannel`s with fresh unguessable names, which work the same way: synchronous
- * `receiveMessageOnPort`, structured clone. They cannot transfer, so a transfer list is
- * honoured by copying and then detaching the sender's buffers.
+ * The thread that started the reactor holds a `MessagePort` to it (structured clone,
+ * transfers, and a synchronous `receiveMessageOnPort` on every runtime). Any other thread
+ * was not handed a port, so its channel is made of its box and two broadcast channels whose
+ * names only the two ends know (see handshake.ts): requests go to the reactor on one of them
+ * (the reactor's loop takes them in), replies come back through the ring in the box (read
+ * without the event loop, as a blocked caller must), and the other broadcast channel only
+ * wakes a caller whose loop is free to look at its ring. Those channels cannot transfer, so
+ * a transfer list is honoured by copying, then detaching the sender's buffers.
  */
+import { deserialize, serialize } from 'node:v8';
 import { BroadcastChannel, receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
+import { CH_BLOCKING, CH_NUDGED, CH_SENT } from './layout.js';
+import { Kind, type SpaceMessage } from './messages.js';
+import type { ChannelNames } from './handshake.js';
+import { RingReader, RingWriter } from './ring.js';
 
 export interface Endpoint {
-  /** Sends a message. Throws a `DataCloneError` if it cannot be cloned. */
-  post(message: unknown, transfer?: readonly Transferable[]): void;
+  /** Sends a message. Throws (a `DataCloneError`, say) if it cannot be sent. */
+  post(message: unknown, transfer?: readonly Transferable[], id?: number): void;
   /** Takes the next message, if one is waiting, without the event loop. */
   receive(): { message: unknown } | undefined;
   /** Delivers messages to `handler` from the event loop; `keepAlive` refs the loop. */
   listen(handler: (message: unknown) => void, keepAlive: boolean): void;
+  /** Writes what waited for room (reactor, ring channels). */
+  flush?(): void;
   close(): void;
 }
 
@@ -38,28 +47,106 @@ export function portEndpoint(port: MessagePort): Endpoint {
   };
 }
 
-/** Names of a channel's two broadcast channels, from the caller's side. */
-export function channelNames(base: string): { readonly toReactor: string; readonly toCaller: string } {
-  return { toReactor: `${base}:in`, toCaller: `${base}:out` };
+/** Moving is not possible over a broadcast channel: the buffers were copied; detach them as a move would. */
+function detach(transfer: readonly Transferable[] | undefined): void {
+  for (const item of transfer ?? []) {
+    if (item instanceof ArrayBuffer && item.byteLength > 0) structuredClone(item, { transfer: [item] });
+  }
 }
 
-export function broadcastEndpoint(sendName: string, receiveName: string): Endpoint {
-  const sender = new BroadcastChannel(sendName);
-  const receiver = new BroadcastChannel(receiveName);
+/**
+ * What a caller receives through its ring when a message could not be decoded: the
+ * failure of the call it was about.
+ */
+export interface Undecodable {
+  readonly undecodable: true;
+  readonly id: number;
+  readonly error: unknown;
+}
+
+/** The caller's end of a channel opened by the directory. */
+export function callerRingEndpoint(box: Int32Array, names: ChannelNames): Endpoint {
+  const sender = new BroadcastChannel(names.toReactor);
   sender.unref();
+  let receiver: BroadcastChannel | undefined;
+  const reader = new RingReader(box);
+  const queue: unknown[] = [];
   let closed = false;
+  const receive = (): { message: unknown } | undefined => {
+    if (queue.length === 0 && reader.ready) fill();
+    if (queue.length === 0) return undefined;
+    return { message: queue.shift() };
+  };
+  const fill = (): void => {
+    const { messages, wanted } = reader.read();
+    // The reactor waits for room, which this read made: say so (a counted message).
+    if (wanted && !closed) {
+      const space: SpaceMessage = { k: Kind.Space };
+      sender.postMessage(space);
+      Atomics.add(box, CH_SENT, 1);
+    }
+    for (const { id, bytes } of messages) {
+      try {
+        queue.push(deserialize(bytes));
+      } catch (error) {
+        const undecodable: Undecodable = { undecodable: true, id, error };
+        queue.push(undecodable);
+      }
+    }
+  };
   return {
     post(message, transfer) {
+      if (closed) return;
       sender.postMessage(message);
-      // Moving is not possible here: the buffers were copied; detach them as a move would.
-      for (const item of transfer ?? []) {
-        if (item instanceof ArrayBuffer && item.byteLength > 0) structuredClone(item, { transfer: [item] });
-      }
+      detach(transfer);
+    },
+    receive,
+    listen(handler, keepAlive) {
+      receiver = new BroadcastChannel(names.toCaller);
+      receiver.onmessage = () => {
+        // A wake-up: whatever it says, look at the ring (the wake-up itself carries nothing).
+        Atomics.store(box, CH_NUDGED, 0);
+        for (;;) {
+          const received = receive();
+          if (received === undefined) break;
+          handler(received.message);
+        }
+      };
+      if (keepAlive) receiver.ref();
+      else receiver.unref();
+    },
+    close() {
+      closed = true;
+      sender.close();
+      receiver?.close();
+    },
+  };
+}
+
+/** The reactor's end of a channel opened by the directory. */
+export function reactorRingEndpoint(box: Int32Array, names: ChannelNames): Endpoint & { flush(): void } {
+  const receiver = new BroadcastChannel(names.toReactor);
+  const waker = new BroadcastChannel(names.toCaller);
+  waker.unref();
+  const writer = new RingWriter(box);
+  let closed = false;
+  const nudge = (): void => {
+    // A caller that blocks reads its ring by itself; one whose loop is free needs a post.
+    if (Atomics.load(box, CH_BLOCKING) === 1) return;
+    if (Atomics.exchange(box, CH_NUDGED, 1) === 1) return;
+    waker.postMessage(0);
+  };
+  return {
+    post(message, transfer, id = 0) {
+      if (closed) return;
+      const bytes = serialize(message);
+      detach(transfer);
+      writer.write(id, bytes);
+      nudge();
     },
     receive() {
-      // A closed BroadcastChannel is no longer a port at all: reading it would throw.
-      if (closed) return undefined;
-      return receiveMessageOnPort(receiver as unknown as MessagePort);
+      // Only the event loop delivers broadcast messages on every runtime.
+      return undefined;
     },
     listen(handler, keepAlive) {
       receiver.onmessage = (event) => {
@@ -68,10 +155,14 @@ export function broadcastEndpoint(sendName: string, receiveName: string): Endpoi
       if (keepAlive) receiver.ref();
       else receiver.unref();
     },
+    flush() {
+      if (closed) return;
+      if (writer.backlog && writer.flush()) nudge();
+    },
     close() {
       closed = true;
-      sender.close();
       receiver.close();
+      waker.close();
     },
   };
 }

@@ -26,10 +26,27 @@
 import { Buffer } from 'node:buffer';
 import { types } from 'node:util';
 import { isMarked } from '../api/context.js';
+import {
+  ARG_KINDS,
+  ARG_NUMBERS,
+  BOX_BYTES,
+  LANE_ARGS,
+  LANE_STRINGS,
+  LANE_TEXT,
+  REPLY_ID,
+  REPLY_KIND,
+  REPLY_NUMBER,
+  REQUEST_AFTER,
+  REQUEST_ARGC,
+  REQUEST_FN,
+  REQUEST_ID,
+  TAKEN_ID,
+  CH_SENT,
+} from './layout.js';
 
 // The channel's shared buffer, in regions 128 bytes apart, so that what the caller writes
 // for a request and what the reactor writes for a reply never share a cache line:
-// - bytes 0-63: flags that rarely change (the protocol's doorbells, LANE_HOT, parked);
+// - bytes 0-63: flags that rarely change (the protocol's doorbells, CH_HOT, parked);
 // - bytes 128-191: the request slot, written by the caller (and TAKEN_ID by the reactor);
 // - bytes 256-319: the reply slot and the notification counter, written by the reactor;
 // - bytes from 384 on: the text (strings, and plain data as JSON), the arguments' one
@@ -37,43 +54,11 @@ import { isMarked } from '../api/context.js';
 // Only the ids are written with Atomics; the fields are written first, with plain stores,
 // and the id published after them makes them visible to the reader of the id.
 
-/** Index (Int32) of the flag the reactor sets while it polls (hot). */
-export const LANE_HOT = 2;
-/** Index of the id of the latest lane request (0: none yet). Written last. */
-const REQUEST_ID = 32;
-const REQUEST_FN = 33;
-const REQUEST_ARGC = 34;
-/** Index of the id of the last lane request the reactor took (read its arguments). */
-const TAKEN_ID = 35;
-/** Indexes of the arguments' kinds (type, and the length of its text << 8). */
-const ARG_KINDS = 36;
-/** Index of the id of the latest lane reply. Written last. */
-const REPLY_ID = 65;
-const REPLY_KIND = 66;
-/** Byte offsets of the numbers: 4 arguments, then the reply. */
-const ARG_NUMBERS = 160;
-const REPLY_NUMBER = 272;
-/** Byte offset of the strings. */
-const STRINGS = 384;
-/** The most arguments the lane carries. */
-const LANE_ARGS = 4;
-/**
- * The most UTF-16 units of text the lane carries each way: in all the strings of a
- * call's arguments, and in its result. Longer text goes by the port: the lane stays
- * faster up to about 8192 units (a structured clone keeps Latin-1 text at one byte a
- * unit, so it catches up), but every calling thread pays for the room, and the room of a
- * thread ended by terminate() stays in the reactor.
- */
-const LANE_TEXT = 2 * 1024;
 /**
  * The most UTF-16 units of JSON text a plain-data value may take on the lane. Past about
  * this size a structured clone by the port is as fast as JSON.
  */
 const LANE_DATA = 1024;
-/** Byte offset of the reply's text. */
-const REPLY_TEXT = STRINGS + LANE_TEXT * 2;
-/** Byte length of a channel's shared buffer with its lane. */
-export const LANE_BYTES = REPLY_TEXT + LANE_TEXT * 2;
 /**
  * Strings up to this long are written unit by unit, and read unit by unit up to
  * TINY_TEXT; longer ones are copied natively.
@@ -187,15 +172,15 @@ export class Lane {
     this.sig = sig;
     this.#numbers = new Float64Array(sig.buffer, ARG_NUMBERS, LANE_ARGS);
     this.#reply = new Float64Array(sig.buffer, REPLY_NUMBER, 1);
-    this.#units = new Uint16Array(sig.buffer, STRINGS, LANE_TEXT * 2);
-    this.#bytes = Buffer.from(sig.buffer, STRINGS, LANE_TEXT * 4);
+    this.#units = new Uint16Array(sig.buffer, LANE_STRINGS, LANE_TEXT * 2);
+    this.#bytes = Buffer.from(sig.buffer, LANE_STRINGS, LANE_TEXT * 4);
   }
 
   readonly #reply: Float64Array;
 
   /** Whether a channel's buffer has room for a lane. */
   static fits(sig: Int32Array): boolean {
-    return sig.byteLength >= LANE_BYTES;
+    return sig.byteLength >= BOX_BYTES;
   }
 
   /**
@@ -230,12 +215,19 @@ export class Lane {
   /** Caller: makes the staged request visible as request `id` of function `fn`. */
   publish(id: number, fn: number): void {
     this.sig[REQUEST_FN] = fn;
+    // The messages posted before this request, which the reactor must take in first.
+    this.sig[REQUEST_AFTER] = Atomics.load(this.sig, CH_SENT);
     Atomics.store(this.sig, REQUEST_ID, id);
   }
 
   /** The id of the latest lane request. */
   requestId(): number {
     return Atomics.load(this.sig, REQUEST_ID);
+  }
+
+  /** Reactor: how many messages the caller had posted before the latest request. */
+  requestAfter(): number {
+    return this.sig[REQUEST_AFTER] as number;
   }
 
   /** Reactor: the caller's number for the function of the latest request. */

@@ -1,7 +1,56 @@
 /**
- * The reactor's life-cycle states, in a module of their own with no imports, so that the
- * supervisor thread can read them before it loads anything else.
+ * Every index and offset of crochet's shared memory, in one module with no imports, so
+ * that every thread (the supervisor first of all, before it loads anything else) reads
+ * the same layout.
+ *
+ * There are three kinds of shared buffers.
+ *
+ * ```
+ * control block (one per reactor; the reactor, its supervisor and the thread that started it)
+ *   Int32 0  CTL_STATE        life-cycle state (State), moves forward only
+ *   Int32 1  CTL_CAUSE_LENGTH byte length of the serialized stop cause
+ *   Int32 2  CTL_WORK         onShutdown hooks + stashed results (0: an exit need not wait)
+ *   Int32 3  CTL_SHUT_DOWN    1 once stopped by a shutdown, not by dying
+ *   Int32 4  CTL_ACK          bumped by the supervisor when it has passed a stop on to every channel
+ *   bytes 16…                 the stop cause (v8-serialized), CTL_CAUSE_CAPACITY bytes
+ *
+ * channel box (one per calling thread, held only by that thread, the reactor and the supervisor)
+ *   bytes    0-63   flags line: rarely written
+ *     Int32 0  CH_STATE       Opening → Ready → Stopped (or Closed by the reactor)
+ *     Int32 1  CH_SENT        messages the caller posted to the reactor (bumped after each)
+ *     Int32 2  CH_HOT         1 while the reactor polls (the caller need not poke it)
+ *     Int32 3  CH_BEAT        bumped by the supervisor on every tick: the reactor's watcher lives
+ *     Int32 4  CH_PARKED      1 while the caller is parked in Atomics.wait
+ *     Int32 5  CH_POSTED      bumped after every message sent to the caller other than by the lane
+ *     Int32 6  CH_RING_WANT   1 while the reactor waits for room in the ring
+ *     Int32 7  CH_SHUT_DOWN   1 once the reactor stopped by a shutdown
+ *     Int32 8  CH_RING_READ   bytes of the ring the caller has read (mod 2^32)
+ *     Int32 9  CH_BLOCKING    1 while the caller blocks (it reads the ring itself, no wake-up post needed)
+ *     Int32 10 CH_NUDGED      1 while a wake-up post to the caller's free loop is on its way
+ *     Int32 11 CH_CAUSE_LENGTH byte length of the stop cause in the cause area
+ *     Int32 12 CH_LOADING     1 while the reactor imports a module a call of this channel needs
+ *   bytes 128-191  lane request line: written by the caller (TAKEN_ID by the reactor)
+ *     Int32 32 REQUEST_ID, 33 REQUEST_FN, 34 REQUEST_ARGC, 35 TAKEN_ID, 36-39 ARG_KINDS
+ *     bytes 160-191 the arguments' numbers (4 × Float64)
+ *     Int32 48 REQUEST_AFTER  CH_SENT when the request was written: messages it must follow
+ *   bytes 256-319  reply line: written by the reactor
+ *     Int32 64 CH_COUNTER     notification counter: callers wait on it; only ever incremented
+ *     Int32 65 REPLY_ID, 66 REPLY_KIND, 67 CH_RING_WRITTEN (bytes of the ring written, mod 2^32)
+ *     bytes 272-279 the reply's number (Float64)
+ *   bytes 384…     lane text: the arguments' (LANE_TEXT units), then the reply's (LANE_TEXT units)
+ *   then           the stop cause (CH_CAUSE_BYTES)
+ *   then           the ring (RING_BYTES, only for channels without a port): messages to the caller
+ *
+ * answer box (one per hello; public, carries nothing secret)
+ *   Int32 0  ANS_STATE        0 waiting, 1 answered, 2 channel ready, 3 refused
+ *   Int32 1  ANS_KEY_LENGTH   length of the answerer's public key
+ *   Int32 2  ANS_THREAD       the reactor's thread id
+ *   Int32 3  ANS_STARTER      the id of the thread that started it (-1: noSetup())
+ *   bytes 16…                 the answerer's public key
+ * ```
  */
+
+// ---- control block -------------------------------------------------------------------
 
 /** Index of the life-cycle state ({@link State}). */
 export const CTL_STATE = 0;
@@ -9,12 +58,129 @@ export const CTL_STATE = 0;
 export const State = {
   /** `setup()` created the supervisor thread, which has not run yet. */
   Booting: 0,
-  /** The supervisor runs and watches the reactor, which is starting. */
+  /** The supervisor runs, starts the reactor and asks whether another one exists. */
   Supervised: 1,
-  /** The reactor serves calls. */
+  /** The reactor serves calls, and is the process's only one. */
   Running: 2,
+  /** Another reactor was there first: this one was not started; connect to that one. */
+  Deferred: 3,
   /** Someone is writing the stop cause; `Stopped` follows at once. */
-  Stopping: 3,
+  Stopping: 4,
   /** The reactor is gone; the cause is readable. */
-  Stopped: 4,
+  Stopped: 5,
 } as const;
+/** Index of the byte length of the serialized stop cause. */
+export const CTL_CAUSE_LENGTH = 1;
+/** Index of the work a shutdown has to do in the reactor: hooks plus stashed results. */
+export const CTL_WORK = 2;
+/** Index of a flag: 1 once the reactor stopped because it was shut down (not by dying). */
+export const CTL_SHUT_DOWN = 3;
+/** Index of a counter the supervisor bumps once it has told every channel of a stop. */
+export const CTL_ACK = 4;
+/** Byte offset of the serialized stop cause. */
+export const CTL_CAUSE_OFFSET = 16;
+/** Room for the stop cause; a larger cause is cut down to its message. */
+export const CTL_CAUSE_CAPACITY = 16 * 1024;
+/** Byte length of a control block. */
+export const CTL_BYTES = CTL_CAUSE_OFFSET + CTL_CAUSE_CAPACITY;
+
+// ---- channel box: flags line ---------------------------------------------------------
+
+/** Index of the channel's state ({@link Channel}). */
+export const CH_STATE = 0;
+/** Channel states. */
+export const ChannelState = {
+  /** The caller asked for the channel; the reactor has not opened it yet. */
+  Opening: 0,
+  /** The reactor serves the channel. */
+  Ready: 1,
+  /** The reactor stopped; the cause is in the cause area. */
+  Stopped: 2,
+  /** The reactor closed the channel (idle, or refused): open a new one to call again. */
+  Closed: 3,
+} as const;
+/** Index of the count of messages the caller posted (bumped after each post). */
+export const CH_SENT = 1;
+/** Index of the flag the reactor sets while it polls (a caller need not poke it then). */
+export const CH_HOT = 2;
+/** Index of the supervisor's heartbeat counter. */
+export const CH_BEAT = 3;
+/** Index of the flag a caller sets while it is parked in `Atomics.wait`. */
+export const CH_PARKED = 4;
+/** Index of the reply doorbell: bumped after every message sent to the caller other than by the lane. */
+export const CH_POSTED = 5;
+/** Index of the flag the reactor sets while messages wait for room in the ring. */
+export const CH_RING_WANT = 6;
+/** Index of a flag: 1 once the reactor stopped because it was shut down. */
+export const CH_SHUT_DOWN = 7;
+/** Index of the count of ring bytes the caller has read (mod 2^32). */
+export const CH_RING_READ = 8;
+/** Index of the flag a caller sets while it blocks (so the reactor need not post it a wake-up). */
+export const CH_BLOCKING = 9;
+/** Index of the flag set while a wake-up post to the caller is on its way. */
+export const CH_NUDGED = 10;
+/** Index of the byte length of the stop cause in the box. */
+export const CH_CAUSE_LENGTH = 11;
+/** Index of the count of module imports the reactor is waiting for on this channel's behalf. */
+export const CH_LOADING = 12;
+
+// ---- channel box: the lane -----------------------------------------------------------
+
+/** Index of the id of the latest lane request (0: none yet). Written last. */
+export const REQUEST_ID = 32;
+export const REQUEST_FN = 33;
+export const REQUEST_ARGC = 34;
+/** Index of the id of the last lane request the reactor took (read its arguments). */
+export const TAKEN_ID = 35;
+/** Indexes of the arguments' kinds (type, and the length of its text << 8). */
+export const ARG_KINDS = 36;
+/** Index of the count of messages the caller had posted when it wrote the lane request. */
+export const REQUEST_AFTER = 48;
+/** Index of the notification counter callers wait on. Only ever incremented. */
+export const CH_COUNTER = 64;
+/** Index of the id of the latest lane reply. Written last. */
+export const REPLY_ID = 65;
+export const REPLY_KIND = 66;
+/** Index of the count of ring bytes the reactor has written (mod 2^32). */
+export const CH_RING_WRITTEN = 67;
+/** Byte offsets of the numbers: the arguments', then the reply's. */
+export const ARG_NUMBERS = 160;
+export const REPLY_NUMBER = 272;
+/** Byte offset of the lane's text areas. */
+export const LANE_STRINGS = 384;
+/** The most arguments the lane carries. */
+export const LANE_ARGS = 4;
+/**
+ * The most UTF-16 units of text the lane carries each way: in all the strings of a
+ * call's arguments, and in its result.
+ */
+export const LANE_TEXT = 2 * 1024;
+/** Byte offset of the reply's text. */
+export const REPLY_TEXT = LANE_STRINGS + LANE_TEXT * 2;
+
+// ---- channel box: cause area and ring ------------------------------------------------
+
+/** Byte offset of the stop cause. */
+export const CH_CAUSE_OFFSET = REPLY_TEXT + LANE_TEXT * 2;
+/** Room for the stop cause in a box; a larger cause is cut down to its message. */
+export const CH_CAUSE_BYTES = 4096;
+/** Byte offset of the ring. */
+export const RING_OFFSET = CH_CAUSE_OFFSET + CH_CAUSE_BYTES;
+/** Byte length of the ring (a power of two; larger messages go through it in parts). */
+export const RING_BYTES = 32 * 1024;
+/** Byte length of a box without a ring (the channel of the thread that started the reactor). */
+export const BOX_BYTES = RING_OFFSET;
+/** Byte length of a box with a ring. */
+export const RING_BOX_BYTES = RING_OFFSET + RING_BYTES;
+
+// ---- answer box ----------------------------------------------------------------------
+
+export const ANS_STATE = 0;
+export const Answer = { Waiting: 0, Answered: 1, Ready: 2, Refused: 3 } as const;
+export const ANS_KEY_LENGTH = 1;
+export const ANS_THREAD = 2;
+/** Index of the id of the thread that started the reactor (-1: the main thread runs it, after noSetup()). */
+export const ANS_STARTER = 3;
+export const ANS_KEY_OFFSET = 16;
+/** Byte length of an answer box: room for an uncompressed P-256 public key. */
+export const ANSWER_BYTES = ANS_KEY_OFFSET + 80;

@@ -16,114 +16,8 @@
  * it sees the reactor die even of out-of-memory) can mark it stopped; whoever marks it
  * bumps every channel's counter, so every blocked caller wakes at once.
  */
-import { deserialize, serialize } from 'node:v8';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
-import { BroadcastChannel } from 'node:worker_threads';
 import type { WireValue } from './codec.js';
-import { channelNames } from './endpoint.js';
-import { LANE_BYTES } from './lane.js';
-
-// ---- channel: the caller thread's shared buffer -------------------------------------
-// Int32 indexes 1, 4, 5 and 64 are the protocol's; the rest is the direct lane's (see
-// lane.ts for the layout).
-
-/**
- * Index of the notification counter in a channel's buffer. Only ever incremented. It
- * sits in the lane's reply line: a lane reply writes its id and bumps it together.
- */
-export const SIG_COUNTER = 64;
-/**
- * Index of the request doorbell: bumped by the caller after each request it posts (never
- * waited on). A hot reactor polls it, which is far cheaper than polling the port.
- */
-export const SIG_REQUESTS = 1;
-/**
- * Index of the flag a caller sets while it is parked in `Atomics.wait`. The reactor
- * wakes it (`Atomics.notify`) only then; a caller that spins sees the counter move.
- */
-export const SIG_PARKED = 4;
-/**
- * Index of the reply doorbell: bumped after every message posted to the caller, before
- * the counter. A caller reads its port only when this moved, since most replies come by
- * the lane.
- */
-export const SIG_POSTED = 5;
-/** Byte length of a channel's shared buffer. */
-export const SIG_BYTES = LANE_BYTES;
-
-// ---- control block: one per reactor ------------------------------------------------
-
-export { CTL_STATE, State } from './layout.js';
-import { CTL_STATE, State } from './layout.js';
-
-/** Index of the byte length of the serialized stop cause. */
-export const CTL_CAUSE_LENGTH = 1;
-/**
- * Index of the amount of work a shutdown has to do in the reactor: registered
- * `onShutdown` hooks plus stashed results. While it is 0, an exiting process need not
- * wait for the reactor.
- */
-export const CTL_WORK = 2;
-/** Index of a flag: 1 once the reactor stopped because it was shut down (not by dying). */
-export const CTL_SHUT_DOWN = 3;
-/** Byte offset of the serialized stop cause. */
-const CTL_CAUSE_OFFSET = 16;
-/** Room for the stop cause; a larger cause is cut down to its message. */
-const CTL_CAUSE_CAPACITY = 32 * 1024;
-/** Byte length of a control block. */
-export const CTL_BYTES = CTL_CAUSE_OFFSET + CTL_CAUSE_CAPACITY;
-
-/**
- * Marks the reactor stopped with `cause` and wakes every channel. Only the first
- * caller writes its cause; later ones change nothing. `force` lets the supervisor
- * finish a stop whose writer died half-way; `shutDown` says it was an orderly stop.
- */
-export function markStopped(
-  control: Int32Array,
-  cause: WireValue,
-  channels: Iterable<Int32Array>,
-  force = false,
-  shutDown = false,
-): void {
-  for (;;) {
-    const state = Atomics.load(control, CTL_STATE);
-    if (state === State.Stopped) return;
-    if (state === State.Stopping && !force) return;
-    if (Atomics.compareExchange(control, CTL_STATE, state, State.Stopping) === state) break;
-  }
-  writeCause(control, cause);
-  if (shutDown) Atomics.store(control, CTL_SHUT_DOWN, 1);
-  Atomics.store(control, CTL_STATE, State.Stopped);
-  Atomics.notify(control, CTL_STATE);
-  for (const sig of channels) {
-    Atomics.add(sig, SIG_COUNTER, 1);
-    Atomics.notify(sig, SIG_COUNTER);
-  }
-}
-
-function writeCause(control: Int32Array, cause: WireValue): void {
-  let bytes: Uint8Array;
-  try {
-    bytes = serialize(cause);
-  } catch {
-    bytes = serialize({ v: 'The reactor stopped (its cause could not be recorded)' });
-  }
-  if (bytes.byteLength > CTL_CAUSE_CAPACITY) {
-    bytes = serialize({ v: 'The reactor stopped (its cause was too large to record)' });
-  }
-  new Uint8Array(control.buffer, CTL_CAUSE_OFFSET, bytes.byteLength).set(bytes);
-  Atomics.store(control, CTL_CAUSE_LENGTH, bytes.byteLength);
-}
-
-/** Reads the stop cause of a stopped reactor, or `undefined` if none was written. */
-export function readCause(control: Int32Array): WireValue | undefined {
-  const length = Atomics.load(control, CTL_CAUSE_LENGTH);
-  if (length === 0) return undefined;
-  // deserialize() needs an unshared copy.
-  const bytes = new Uint8Array(length);
-  bytes.set(new Uint8Array(control.buffer, CTL_CAUSE_OFFSET, length));
-  return deserialize(bytes) as WireValue;
-}
 
 // ---- messages ------------------------------------------------------------------------
 
@@ -145,12 +39,8 @@ export const Kind = {
   Answer: 6,
   /** reactor → caller: another thread retrieved a result this one stashed. */
   Unstash: 7,
-  /** reactor → caller: the channel is open; requests sent from now on arrive. */
-  Ready: 8,
-  /** any thread → directory: open a channel for me. */
-  Hello: 9,
-  /** directory → caller: a reactor exists; here is its control block. */
-  Welcome: 10,
+  /** caller → reactor: the caller read the ring and made room in it. */
+  Space: 8,
   /** caller → reactor: this thread is ending; close its channel. */
   Goodbye: 11,
   /** reactor → the thread that called setup(): something reactor code wrote. */
@@ -260,22 +150,8 @@ export interface UnstashMessage {
   readonly stashId: string;
 }
 
-export interface ReadyMessage {
-  readonly k: typeof Kind.Ready;
-}
-
-/** Any thread → directory, on the directory broadcast channel. */
-export interface HelloMessage {
-  readonly k: typeof Kind.Hello;
-  /** Base name of the channel's two broadcast channels ({@link channelNames}). */
-  readonly name: string;
-  readonly sig: Int32Array;
-}
-
-/** Directory → caller, on the caller's broadcast channel. */
-export interface WelcomeMessage {
-  readonly k: typeof Kind.Welcome;
-  readonly control: Int32Array;
+export interface SpaceMessage {
+  readonly k: typeof Kind.Space;
 }
 
 /** Reactor → the thread that called setup(): one write of reactor code. */
@@ -309,17 +185,20 @@ export type RequestMessage =
   | GoodbyeMessage
   | ShutdownMessage
   | ReportMessage
-  | PokeMessage;
-export type ReplyMessage =
-  LogMessage | SuccessMessage | FailureMessage | AnswerMessage | UnstashMessage | ReadyMessage | WelcomeMessage;
+  | PokeMessage
+  | SpaceMessage;
+export type ReplyMessage = LogMessage | SuccessMessage | FailureMessage | AnswerMessage | UnstashMessage;
 
-/** Name of the process-wide broadcast channel on which threads look for the reactor. */
-export const DIRECTORY = 'crochet:directory:v1';
-/** Key of the environment data that tells threads created later where the reactor is. */
-export const ENVIRONMENT_KEY = 'crochet:reactor:v1';
+/** Key of the environment data that tells threads created later that a reactor exists. */
+export const ENVIRONMENT_KEY = 'crochet:reactor:v2';
 
-/** What threads created after `setup()`/`noSetup()` inherit (`getEnvironmentData`). */
+/**
+ * What threads created after `setup()`/`noSetup()` inherit (`getEnvironmentData`): a hint
+ * that a reactor exists, so that they wait for its answer longer before concluding there
+ * is none. It carries nothing that reaches the reactor.
+ */
 export interface ReactorHint {
+  /** The reactor's control block, to tell whether it still runs. */
   readonly control: Int32Array;
   /** How long callers spin before parking, in ms (the `spin` option of setup()). */
   readonly spin: number;
@@ -328,9 +207,11 @@ export interface ReactorHint {
 /** What the supervisor thread is started with. */
 export interface SupervisorData {
   readonly control: Int32Array;
-  /** The creating thread's channel: its port and notification counter. */
+  /** The starting thread's port and box. */
   readonly port: MessagePort;
-  readonly sig: Int32Array;
+  readonly box: Int32Array;
+  /** The starting thread's id. */
+  readonly starter: number;
   /** URL of the reactor's entry module. */
   readonly reactorEntry: string;
   /** How long the reactor stays hot after a message, in ms (the `hot` option of setup()). */
@@ -343,23 +224,115 @@ export interface SupervisorData {
 export interface ReactorData {
   readonly control: Int32Array;
   readonly port: MessagePort;
-  readonly sig: Int32Array;
+  readonly box: Int32Array;
   readonly hot: number;
 }
 
-/** Supervisor → reactor: open a broadcast channel for a thread that said hello. */
+/** Supervisor → reactor: serve a channel a thread opened by the directory. */
 export interface OpenChannel {
-  readonly name: string;
-  readonly sig: Int32Array;
+  readonly k: 'open';
+  readonly toReactor: string;
+  readonly toCaller: string;
+  readonly box: Int32Array;
+  /** The hello's answer box, to mark the channel ready once it is served. */
+  readonly answer: SharedArrayBuffer;
 }
 
-/** Answers a hello: tells the thread where the reactor's control block is. */
-export function welcome(hello: HelloMessage, control: Int32Array): void {
-  const message: WelcomeMessage = { k: Kind.Welcome, control };
-  const reply = new BroadcastChannel(channelNames(hello.name).toCaller);
-  reply.postMessage(message);
-  reply.close();
-  Atomics.add(hello.sig, SIG_POSTED, 1);
-  Atomics.add(hello.sig, SIG_COUNTER, 1);
-  Atomics.notify(hello.sig, SIG_COUNTER);
+/** Supervisor → reactor: the election is won, serve (the reactor waits for it before it says it runs). */
+export interface Elected {
+  readonly k: 'elected';
+}
+
+/** Reactor → supervisor: a channel closed; stop watching its box. */
+export interface Forget {
+  readonly k: 'forget';
+  readonly box: Int32Array;
+}
+
+/** Starting thread → supervisor: this thread is exiting, and the reactor with it. */
+export interface StarterExiting {
+  readonly k: 'exiting';
+}
+
+const isId = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+const isText = (value: unknown): value is string => typeof value === 'string';
+
+function isWrapper(value: unknown): value is WrapperDescriptor {
+  if (typeof value !== 'object' || value === null) return false;
+  const { module, index, fingerprint } = value as Record<string, unknown>;
+  return isText(module) && Number.isSafeInteger(index) && Number.isSafeInteger(fingerprint);
+}
+
+function isOutcome(value: unknown): value is Outcome {
+  if (typeof value !== 'object' || value === null) return false;
+  const { ok } = value as Record<string, unknown>;
+  return ok === true ? 'value' in value : ok === false && typeof (value as { error?: unknown }).error === 'object';
+}
+
+/**
+ * Checks a message received from a caller; undefined if it is not exactly one of the
+ * request shapes. (Only the two ends know a channel's names, but nothing that arrives is
+ * trusted blindly.)
+ */
+export function parseRequest(data: unknown): RequestMessage | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const m = data as Record<string, unknown>;
+  switch (m['k']) {
+    case Kind.Call:
+      return isId(m['id']) &&
+        isId(m['fn']) &&
+        Array.isArray(m['args']) &&
+        (m['wrapper'] === undefined || isWrapper(m['wrapper']))
+        ? (data as CallMessage)
+        : undefined;
+    case Kind.Cancel:
+      return isId(m['id']) && typeof m['timeout'] === 'boolean' ? (data as CancelMessage) : undefined;
+    case Kind.Stash:
+      return isId(m['id']) &&
+        isText(m['stashId']) &&
+        (m['call'] === undefined || isId(m['call'])) &&
+        (m['outcome'] === undefined || isOutcome(m['outcome']))
+        ? (data as StashMessage)
+        : undefined;
+    case Kind.Retrieve:
+      return isId(m['id']) && isText(m['stashId']) && isId(m['reply']) ? (data as RetrieveMessage) : undefined;
+    case Kind.Goodbye:
+    case Kind.Space:
+      return data as GoodbyeMessage | SpaceMessage;
+    case Kind.Shutdown:
+      return typeof m['timeout'] === 'number' && m['timeout'] >= 0 ? (data as ShutdownMessage) : undefined;
+    case Kind.Report:
+      return isText(m['text']) ? (data as ReportMessage) : undefined;
+    case Kind.Poke:
+      return isId(m['id']) ? (data as PokeMessage) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Checks a message received from the reactor; undefined if it is not exactly one of the
+ * reply shapes.
+ */
+export function parseReply(data: unknown): ReplyMessage | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const m = data as Record<string, unknown>;
+  switch (m['k']) {
+    case Kind.Success:
+      return isId(m['id']) && 'value' in m ? (data as SuccessMessage) : undefined;
+    case Kind.Failure:
+      return isId(m['id']) && typeof m['error'] === 'object' && m['error'] !== null
+        ? (data as FailureMessage)
+        : undefined;
+    case Kind.Answer:
+      return isId(m['id']) ? (data as AnswerMessage) : undefined;
+    case Kind.Unstash:
+      return isText(m['stashId']) ? (data as UnstashMessage) : undefined;
+    case Kind.Log:
+      return Number.isSafeInteger(m['level']) && (m['fd'] === 1 || m['fd'] === 2) && isText(m['text'])
+        ? (data as LogMessage)
+        : undefined;
+    default:
+      return undefined;
+  }
 }

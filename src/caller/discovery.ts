@@ -1,0 +1,77 @@
+/**
+ * Finding the process's reactor from a thread that was not handed a port to it: a hello on
+ * the directory, an answer in shared memory, then a private channel (see
+ * wire/handshake.ts). Works the same on every runtime: the blocked thread only waits on
+ * shared memory.
+ */
+import { performance } from 'node:perf_hooks';
+import { BroadcastChannel, threadId } from 'node:worker_threads';
+import { trace } from '../common/diagnostics.js';
+import { callerRingEndpoint } from '../wire/endpoint.js';
+import { DIRECTORY, Hello, type OpenMessage } from '../wire/handshake.js';
+import { Answer, ANS_STATE, RING_BOX_BYTES } from '../wire/layout.js';
+import type { Transport } from './connection.js';
+
+/** How long a thread waits before it says hello again (doubling, up to 100 ms). */
+const HELLO_RETRY_MS = 2;
+
+/** What a hello found. */
+export type Found =
+  | { readonly kind: 'none' }
+  /** This very thread serves the reactor (noSetup(), or another copy of crochet here). */
+  | { readonly kind: 'self' }
+  | { readonly kind: 'channel'; readonly transport: Transport };
+
+/**
+ * Asks the directory for the reactor and opens a channel to it, waiting at most `limit` ms
+ * for an answer (and as long again for the reactor to open the channel).
+ */
+export function discover(limit: number): Found {
+  const started = performance.now();
+  const hello = new Hello();
+  const directory = new BroadcastChannel(DIRECTORY);
+  directory.unref();
+  try {
+    let retry = HELLO_RETRY_MS;
+    let deadline = started + limit;
+    // A hello posted before anyone listens is lost: say it again until answered.
+    while (hello.state === Answer.Waiting) {
+      directory.postMessage(hello.message);
+      const left = deadline - performance.now();
+      if (!(left > 0)) {
+        trace('no reactor answered within %d ms', limit);
+        return { kind: 'none' };
+      }
+      Atomics.wait(hello.answer, ANS_STATE, Answer.Waiting, Math.min(retry, left));
+      retry = Math.min(retry * 2, 100);
+    }
+    // A stale or foreign answer (not a key of ours) is no answer.
+    const names = hello.names();
+    if (names === undefined || hello.state === Answer.Refused) return { kind: 'none' };
+    if (hello.reactorThread === threadId) return { kind: 'self' };
+    const box = new Int32Array(new SharedArrayBuffer(RING_BOX_BYTES));
+    const endpoint = callerRingEndpoint(box, names);
+    const open: OpenMessage = { k: 'open', box: box.buffer };
+    endpoint.post(open);
+    // The reactor opens the channel when its loop gets to it: it may be busy for a while.
+    deadline = performance.now() + Math.max(limit, 1000);
+    while (hello.state === Answer.Answered) {
+      const left = deadline - performance.now();
+      if (!(left > 0)) {
+        endpoint.close();
+        trace('the reactor answered but did not open the channel within %d ms', limit);
+        return { kind: 'none' };
+      }
+      Atomics.wait(hello.answer, ANS_STATE, Answer.Answered, Math.min(left, 100));
+    }
+    if (hello.state !== Answer.Ready) {
+      endpoint.close();
+      return { kind: 'none' };
+    }
+    trace('found the reactor (thread %d) in %s ms', hello.reactorThread, (performance.now() - started).toFixed(2));
+    const starter = hello.starterThread;
+    return { kind: 'channel', transport: { box, endpoint, beats: starter !== -1, ring: true, starter } };
+  } finally {
+    directory.close();
+  }
+}
