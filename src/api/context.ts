@@ -5,6 +5,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Transferable } from 'node:worker_threads';
 import { describe } from './options.js';
+import { thread } from '../common/thread.js';
 
 /**
  * One call running in the reactor. Its `AbortController` is made only when the code
@@ -35,7 +36,9 @@ export class CallContext {
   }
 }
 
-const calls = new AsyncLocalStorage<CallContext>();
+// Shared with other copies of crochet in this thread (see common/thread.ts).
+thread.calls ??= new AsyncLocalStorage<unknown>();
+const calls = thread.calls as AsyncLocalStorage<CallContext>;
 const never = new AbortController().signal;
 
 /**
@@ -68,7 +71,7 @@ export function runAsCall(
   return calls.run(context, fn, ...args);
 }
 
-const transfers = new WeakMap<object, Transferable[]>();
+const transfers = thread.transfers;
 
 /**
  * Marks `value` so that the objects in `list` are moved, not copied, when `value`

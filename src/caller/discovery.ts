@@ -35,7 +35,12 @@ export function discover(limit: number): Found {
     let retry = HELLO_RETRY_MS;
     let deadline = started + limit;
     // A hello posted before anyone listens is lost: say it again until answered.
-    while (hello.state === Answer.Waiting) {
+    while (hello.state === Answer.Waiting || hello.state === Answer.Writing) {
+      if (hello.state === Answer.Writing) {
+        // Being answered right now: the key follows at once.
+        Atomics.wait(hello.answer, ANS_STATE, Answer.Writing, 1);
+        continue;
+      }
       directory.postMessage(hello.message);
       const left = deadline - performance.now();
       if (!(left > 0)) {

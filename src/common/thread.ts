@@ -1,30 +1,70 @@
 /**
- * What this thread is to crochet. Module state, so one per thread (per copy of the
- * package).
+ * What this thread is to crochet, and the state every copy of crochet loaded in this
+ * thread shares.
+ *
+ * Two copies of the package can be loaded in one process (two versions side by side, or
+ * a bundled copy next to an installed one). They find one reactor through the directory;
+ * but within a thread they must also agree on what the thread is (the reactor or a
+ * caller), on the wrappers its modules created, on the current call's abort signal, on
+ * transfer marks and on registered error classes. So that state lives in one object per
+ * thread, under a global symbol named after the protocol's version.
  */
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import type { Transferable } from 'node:worker_threads';
 import type { Engine } from '../reactor/engine.js';
 
 /** `caller`: blocks on a reactor elsewhere; `reactor`: runs the reactor's loop. */
 export type Role = 'caller' | 'reactor';
 
-let role: Role = 'caller';
-let engine: Engine | undefined;
+/** The state all copies of crochet in this thread share. */
+export interface ThreadState {
+  role: Role;
+  engine: Engine | undefined;
+  /** Wrapped functions by the module that created them (see registry.ts). */
+  readonly wrappers: Map<string, { readonly fn: (...args: never[]) => unknown; readonly fingerprint: number }[]>;
+  /** The running call's context (see context.ts); made by the first copy that needs it. */
+  calls: AsyncLocalStorage<unknown> | undefined;
+  /** Values marked with transfer(). */
+  readonly transfers: WeakMap<object, Transferable[]>;
+  /** Error classes passed to registerError(), by name and by prototype. */
+  readonly errorsByName: Map<string, abstract new (...args: never[]) => Error>;
+  readonly errorNames: Map<object, string>;
+}
+
+const KEY = Symbol.for('crochet.thread.v2');
+
+function shared(): ThreadState {
+  const holder = globalThis as { [KEY]?: ThreadState };
+  holder[KEY] ??= {
+    role: 'caller',
+    engine: undefined,
+    wrappers: new Map(),
+    calls: undefined,
+    transfers: new WeakMap(),
+    errorsByName: new Map(),
+    errorNames: new Map(),
+  };
+  return holder[KEY];
+}
+
+/** This thread's shared state. */
+export const thread: ThreadState = shared();
 
 export function currentRole(): Role {
-  return role;
+  return thread.role;
 }
 
 export function becomeReactor(): void {
-  role = 'reactor';
+  thread.role = 'reactor';
 }
 
 /** The engine of this thread, when it is the reactor. */
 export function currentEngine(): Engine | undefined {
-  return engine;
+  return thread.engine;
 }
 
 export function setEngine(value: Engine): void {
-  engine = value;
+  thread.engine = value;
 }
 
 /**
@@ -34,5 +74,5 @@ export function setEngine(value: Engine): void {
  * `if (!isReactorThread())`.
  */
 export function isReactorThread(): boolean {
-  return role === 'reactor';
+  return thread.role === 'reactor';
 }

@@ -161,7 +161,11 @@ export class Channel {
     if (message === undefined) {
       trace('ignored a malformed message on a channel');
     } else if (message.k === Kind.Space) {
-      this.#endpoint.flush?.();
+      // The caller made room in its ring: write what waited, and wake it to read on.
+      if (this.#endpoint.flush?.() === true) {
+        Atomics.add(this.sig, CH_POSTED, 1);
+        this.#wake();
+      }
     } else if (message.k !== Kind.Poke) {
       this.#queue.push(message);
     }

@@ -11,6 +11,7 @@
 import { inspect, types } from 'node:util';
 import { CrochetError, crochetErrorClasses } from '../api/errors.js';
 import { describe } from '../api/options.js';
+import { thread } from '../common/thread.js';
 
 /** A thrown value on the wire: an error taken apart, or any other value as is. */
 export type WireValue = { readonly v: unknown } | { readonly err: WireError };
@@ -46,8 +47,9 @@ const builtinByPrototype = new Map<object, string>([...builtins].map(([name, cto
 
 /** Prefix for crochet's own classes, so they never clash with an application's names. */
 const OWN = 'crochet:';
-const registeredByName = new Map<string, ErrorClass>();
-const nameByPrototype = new Map<object, string>();
+// Shared with other copies of crochet in this thread (see common/thread.ts).
+const registeredByName: Map<string, ErrorClass> = thread.errorsByName;
+const nameByPrototype: Map<object, string> = thread.errorNames;
 for (const ctor of Object.values(crochetErrorClasses)) {
   registeredByName.set(OWN + ctor.name, ctor);
   nameByPrototype.set(ctor.prototype, OWN + ctor.name);

@@ -24,8 +24,8 @@ export interface Endpoint {
   receive(): { message: unknown } | undefined;
   /** Delivers messages to `handler` from the event loop; `keepAlive` refs the loop. */
   listen(handler: (message: unknown) => void, keepAlive: boolean): void;
-  /** Writes what waited for room (reactor, ring channels). */
-  flush?(): void;
+  /** Writes what waited for room (reactor, ring channels); returns whether it wrote anything. */
+  flush?(): boolean;
   close(): void;
 }
 
@@ -124,7 +124,7 @@ export function callerRingEndpoint(box: Int32Array, names: ChannelNames): Endpoi
 }
 
 /** The reactor's end of a channel opened by the directory. */
-export function reactorRingEndpoint(box: Int32Array, names: ChannelNames): Endpoint & { flush(): void } {
+export function reactorRingEndpoint(box: Int32Array, names: ChannelNames): Endpoint & { flush(): boolean } {
   const receiver = new BroadcastChannel(names.toReactor);
   const waker = new BroadcastChannel(names.toCaller);
   waker.unref();
@@ -156,8 +156,10 @@ export function reactorRingEndpoint(box: Int32Array, names: ChannelNames): Endpo
       else receiver.unref();
     },
     flush() {
-      if (closed) return;
-      if (writer.backlog && writer.flush()) nudge();
+      if (closed || !writer.backlog) return false;
+      writer.flush();
+      nudge();
+      return true;
     },
     close() {
       closed = true;

@@ -164,7 +164,7 @@ export function answerHello(
     publish() {
       const box = new Int32Array(hello.box);
       // Answer once: a box already answered (a repeated hello) keeps its first answer.
-      if (Atomics.compareExchange(box, ANS_STATE, Answer.Waiting, -1) !== Answer.Waiting) return false;
+      if (Atomics.compareExchange(box, ANS_STATE, Answer.Waiting, Answer.Writing) !== Answer.Waiting) return false;
       new Uint8Array(hello.box, ANS_KEY_OFFSET, KEY_BYTES).set(key);
       Atomics.store(box, ANS_KEY_LENGTH, KEY_BYTES);
       Atomics.store(box, ANS_THREAD, reactorThread);

@@ -42,7 +42,7 @@
  *   then           the ring (RING_BYTES, only for channels without a port): messages to the caller
  *
  * answer box (one per hello; public, carries nothing secret)
- *   Int32 0  ANS_STATE        0 waiting, 1 answered, 2 channel ready, 3 refused
+ *   Int32 0  ANS_STATE        0 waiting, 4 being written, 1 answered, 2 channel ready, 3 refused
  *   Int32 1  ANS_KEY_LENGTH   length of the answerer's public key
  *   Int32 2  ANS_THREAD       the reactor's thread id
  *   Int32 3  ANS_STARTER      the id of the thread that started it (-1: noSetup())
@@ -176,7 +176,8 @@ export const RING_BOX_BYTES = RING_OFFSET + RING_BYTES;
 // ---- answer box ----------------------------------------------------------------------
 
 export const ANS_STATE = 0;
-export const Answer = { Waiting: 0, Answered: 1, Ready: 2, Refused: 3 } as const;
+/** Answer states; `Writing` while the answerer writes its key (the asker waits on). */
+export const Answer = { Waiting: 0, Answered: 1, Ready: 2, Refused: 3, Writing: 4 } as const;
 export const ANS_KEY_LENGTH = 1;
 export const ANS_THREAD = 2;
 /** Index of the id of the thread that started the reactor (-1: the main thread runs it, after noSetup()). */
