@@ -8,6 +8,7 @@
  * hold a different function.
  */
 import { isAbsolute } from 'node:path';
+import { thread } from '../common/thread.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Where a wrapper came from. */
@@ -28,7 +29,8 @@ interface Entry {
 }
 
 /** Wrappers by the key of their module (see {@link moduleKey}), in the order they were made. */
-const byModule = new Map<string, Entry[]>();
+/** Shared with other copies of crochet in this thread (see common/thread.ts). */
+const byModule: Map<string, Entry[]> = thread.wrappers;
 
 const ownDirectory = new URL('.', import.meta.url).href;
 const ownPath = fileURLToPath(ownDirectory);
