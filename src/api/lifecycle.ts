@@ -269,7 +269,9 @@ export function noSetup(): void {
  */
 export function requireConnection(callee: string, isWrapper = false): Connection {
   const current = connection;
-  if (current !== undefined && !current.stopped) return current;
+  // A stop is noticed by the call that meets it (it fails with ReactorStoppedError); the
+  // next one looks for a reactor that replaced it.
+  if (current !== undefined && !current.noticedStop) return current;
   // No reactor yet, or it stopped and another may have replaced it: ask the directory
   // (not again and again when it just said there is none).
   if (performance.now() - lastMiss > PROBE_AGAIN_MS) {

@@ -203,7 +203,7 @@ export class Connection {
    * false if it stopped instead.
    */
   ready(): boolean {
-    if (this.#outbox === undefined) return !this.#checkStopped();
+    if (this.#outbox === undefined) return true;
     const booting = this.#booting;
     const limit = booting === undefined ? 0 : Math.max(0, booting.deadline - performance.now()) + 1;
     this.block(() => this.#outbox === undefined, limit, false);
@@ -531,6 +531,11 @@ export class Connection {
   /** Whether the reactor has stopped, for whatever reason. */
   get stopped(): boolean {
     return this.#checkStopped();
+  }
+
+  /** Whether this thread has already seen the reactor stop (a call failed for it). */
+  get noticedStop(): boolean {
+    return this.#isStopped;
   }
 
   /** How much a shutdown would have to do in the reactor (hooks + stashed results), if known here. */
