@@ -114,11 +114,51 @@ export const crochetErrorClasses = {
 } as const;
 
 /**
- * Points `error`'s stack at the caller of `fn`. Where the runtime finds no frame of `fn`
- * (Bun, for some functions) and would leave no frame at all, the stack starts here
- * instead, inside crochet: some stack is better than none.
+ * Points `error`'s stack at the caller of `fn`. Bun drops the frames of functions that
+ * returned a call in tail position, so there `fn` may have no frame at all, or the stack
+ * below it still start inside crochet: the stack is then taken here and crochet's own
+ * leading frames (those of this module's directory) are left out, so that it starts at the
+ * user's code all the same. If nothing but crochet's frames would remain, they stay: some
+ * stack is better than none.
  */
 export function stackFrom(error: Error, fn: (...args: never[]) => unknown): void {
+  /** The frame lines of `stack`, if it is `head` followed by them (the usual format). */
+  const framesOf = (stack: unknown, head: string): string[] | undefined => {
+    if (stack === head) return [];
+    if (typeof stack !== 'string' || !stack.startsWith(`${head}\n`)) return undefined;
+    return stack.slice(head.length + 1).split('\n');
+  };
+  /** The directory of a frame's file, as the runtime wrote it. */
+  const directoryOf = (frame: string): string | undefined => {
+    const file = /(?:\(|\bat )([^()]*):\d+:\d+\)?\s*$/.exec(frame)?.[1] ?? '';
+    const end = Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\'));
+    return end < 0 ? undefined : file.slice(0, end + 1);
+  };
+
   Error.captureStackTrace(error, fn);
-  if (!(error.stack ?? '').includes('\n')) Error.captureStackTrace(error, stackFrom);
+  const head = Error.prototype.toString.call(error);
+  const frames = framesOf(error.stack, head);
+  if (frames === undefined) {
+    // A format of the application's own (Error.prepareStackTrace): at least some stack.
+    if (!String(error.stack).includes('\n')) Error.captureStackTrace(error, stackFrom);
+    return;
+  }
+  const probe: { stack?: unknown } = {};
+  Error.captureStackTrace(probe);
+  // The probe's first frame is this function's: where crochet's code is.
+  const own = directoryOf(framesOf(probe.stack, 'Error')?.[0] ?? '');
+  const isOwn = (frame: string): boolean => own !== undefined && directoryOf(frame) === own;
+  if (frames[0] !== undefined && !isOwn(frames[0])) return;
+
+  const limit = Error.stackTraceLimit;
+  if (Number.isFinite(limit)) Error.stackTraceLimit = limit + 10;
+  try {
+    Error.captureStackTrace(error, stackFrom);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  const all = framesOf(error.stack, head) ?? [];
+  const start = all.findIndex((frame) => !isOwn(frame));
+  const kept = start === -1 ? all : all.slice(start);
+  error.stack = [head, ...(Number.isFinite(limit) ? kept.slice(0, limit) : kept)].join('\n');
 }
