@@ -8,8 +8,8 @@
  * hold a different function.
  */
 import { isAbsolute } from 'node:path';
-import { thread } from '../common/thread.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { thread } from '../common/thread.js';
 
 /** Where a wrapper came from. */
 export interface WrapperId {
@@ -28,8 +28,10 @@ interface Entry {
   readonly fingerprint: number;
 }
 
-/** Wrappers by the key of their module (see {@link moduleKey}), in the order they were made. */
-/** Shared with other copies of crochet in this thread (see common/thread.ts). */
+/**
+ * Wrappers by the key of their module (see {@link moduleKey}), in the order they were made;
+ * shared with other copies of crochet in this thread (see common/thread.ts).
+ */
 const byModule: Map<string, Entry[]> = thread.wrappers;
 
 const ownDirectory = new URL('.', import.meta.url).href;
