@@ -241,6 +241,7 @@ export function noSetup(): void {
     reactorThread: threadId,
     starterThread: -1,
     keepAlive: false,
+    open: () => Atomics.load(control, CTL_STATE) === State.Running,
     onOpen(names, box, answer) {
       engine.openRing(names, box, answer, false);
     },
@@ -320,7 +321,7 @@ function findTransport(limit: number): Transport | undefined {
   const found = discover(limit);
   if (found.kind === 'channel') {
     lastMiss = -Infinity;
-    return found.transport;
+    return { ...found.transport, reopen: () => findTransport(Math.max(limit, PROBE_MS)) };
   }
   if (found.kind === 'self') {
     // This thread serves the reactor through another copy of crochet.

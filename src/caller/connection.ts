@@ -28,6 +28,7 @@ import {
   CH_BLOCKING,
   CH_COUNTER,
   CH_HOT,
+  CH_LEASE,
   CH_LOADING,
   CH_PARKED,
   CH_POSTED,
@@ -62,6 +63,8 @@ const CONFIRM_MS = 400;
 export const REQUEST_LIMIT_MS = 10_000;
 /** How much longer than its hooks' time a shutdown may take before it is forced. */
 const SHUTDOWN_GRACE_MS = 1000;
+/** How often a thread whose loop is free says its channel is still in use (ms); see CH_LEASE. */
+const LEASE_MS = 1500;
 /** While the reactor imports a module for a call, the caller looks again this often (ms). */
 const LOADING_LOOK_MS = 20;
 
@@ -78,6 +81,8 @@ export interface Transport {
   readonly ring: boolean;
   /** The id of the thread that started the reactor (for the message when it vanished). */
   readonly starter: number;
+  /** Opens a new channel when the reactor closed this one (it seemed gone); undefined: none answers. */
+  readonly reopen?: () => Transport | undefined;
 }
 
 /** What the starting thread's connection needs while the reactor boots. */
@@ -104,8 +109,11 @@ export class Connection {
   /** The reply doorbell's value when the port was last read (-1: read it next time). */
   #posted = -1;
   readonly #pending = new Map<number, Receiver>();
-  /** The channel's numbers for the wrappers called over it. */
+  /** The channel's numbers for the wrappers called over it, and the wrappers by number. */
   readonly #wrappers = new Map<WrapperId, number>();
+  #numbered: WrapperId[] = [];
+  #reopen: (() => Transport | undefined) | undefined;
+  #lease: ReturnType<typeof setInterval> | undefined;
   readonly #answers = new Map<number, AnswerMessage>();
   /** Results this thread stashed, by stash id, until retrieved here or elsewhere. */
   readonly #stashed = new Map<string, unknown>();
@@ -131,6 +139,12 @@ export class Connection {
   }
 
   #bind(transport: Transport): void {
+    clearInterval(this.#lease);
+    this.#wrappers.clear();
+    this.#numbered = [];
+    this.#laneOpen = 0;
+    this.#lastLaneReply = 0;
+    this.#reopen = transport.reopen;
     this.#box = transport.box;
     this.#endpoint = transport.endpoint;
     this.#beats = transport.beats;
@@ -145,6 +159,38 @@ export class Connection {
     transport.endpoint.listen((message) => {
       this.#dispatch(message);
     }, false);
+    if (transport.ring) {
+      // Say now and then that this thread lives, while its loop is free (a blocked wait
+      // says so at every slice): the reactor closes the channels of threads that do not.
+      const box = transport.box;
+      this.#lease = setInterval(() => {
+        Atomics.add(box, CH_LEASE, 1);
+      }, LEASE_MS);
+      this.#lease.unref();
+    }
+  }
+
+  /**
+   * The reactor closed this channel, taking its thread for gone (it was quiet for long):
+   * opens a new one. Returns false if none could be opened (this stops the connection).
+   */
+  #reopenChannel(): boolean {
+    // Closing: the reactor is deciding; it reopens at once if it sees this thread's posts.
+    while (Atomics.load(this.#box, CH_STATE) === ChannelState.Closing) {
+      Atomics.wait(this.#box, CH_STATE, ChannelState.Closing, 5);
+    }
+    if (Atomics.load(this.#box, CH_STATE) !== ChannelState.Closed) return true;
+    const transport = this.#reopen?.();
+    if (transport === undefined) {
+      this.#stopHere(
+        new Error('The reactor closed this thread’s channel, and did not answer when asked for a new one'),
+      );
+      return false;
+    }
+    trace('the reactor had closed this thread’s channel: opened a new one');
+    this.#endpoint.close();
+    this.#bind(transport);
+    return true;
   }
 
   /** While the reactor boots and this thread's loop is free, look now and then whether it serves. */
@@ -237,7 +283,10 @@ export class Connection {
     } catch (error) {
       throw dataCloneError(describeArgument(args, name), error);
     }
-    if (first) this.#wrappers.set(wrapper, fn);
+    if (first) {
+      this.#wrappers.set(wrapper, fn);
+      this.#numbered[fn] = wrapper;
+    }
     this.#pending.set(id, receiver);
     return id;
   }
@@ -249,6 +298,8 @@ export class Connection {
    * it, or to `quickReply()`.
    */
   sendByLane(wrapper: WrapperId, args: readonly unknown[]): number {
+    // First: a channel the reactor closed is replaced here, lane and all.
+    this.throwIfStopped();
     const lane = this.#lane;
     if (lane === undefined || this.#outbox !== undefined) return 0;
     const fn = this.#wrappers.get(wrapper);
@@ -260,12 +311,16 @@ export class Connection {
       this.#laneOpen = 0;
     }
     if (!lane.stage(args)) return 0;
-    this.throwIfStopped();
     const id = this.#nextId++;
     this.#laneOpen = id;
     lane.publish(id, fn);
     // A reactor that is not polling must be woken; one that is sees the request id.
-    if (Atomics.load(this.#box, CH_HOT) === 0) this.#post({ k: Kind.Poke, id });
+    if (Atomics.load(this.#box, CH_HOT) === 0 && this.#post({ k: Kind.Poke, id })) {
+      // The reactor had just closed the channel, unseen request and all: it goes again
+      // over the new channel, by message.
+      this.#laneOpen = 0;
+      return 0;
+    }
     return id;
   }
 
@@ -394,6 +449,7 @@ export class Connection {
       // counter, then reads the flag; so either it sees the flag, or the wait sees the
       // counter moved.)
       Atomics.store(this.#box, CH_PARKED, 1);
+      if (this.#ring) Atomics.add(this.#box, CH_LEASE, 1);
       const booting = this.#outbox !== undefined;
       const slice = Math.min(remaining, booting ? 5 : SLICE_MS);
       const woke = Atomics.wait(this.#box, CH_COUNTER, seen, slice);
@@ -564,20 +620,52 @@ export class Connection {
     }
   }
 
-  #post(message: RequestMessage, transfer: Transferable[] = []): void {
+  /**
+   * Sends a request (or holds it while the reactor boots). Returns true if it went over a
+   * new channel because the reactor had just closed the old one (see `#send()`).
+   */
+  #post(message: RequestMessage, transfer: Transferable[] = []): boolean {
     if (this.#outbox !== undefined) {
       // The reactor does not serve yet: check it can be cloned now, send it later.
       structuredClone(message);
       this.#outbox.push({ message, transfer });
-      return;
+      return false;
     }
-    this.#send(message, transfer);
+    return this.#send(message, transfer);
   }
 
-  #send(message: RequestMessage, transfer: Transferable[]): void {
-    this.#endpoint.post(message, transfer);
-    // Counted after posting: a lane request written later says how many came before it.
-    Atomics.add(this.#box, CH_SENT, 1);
+  #send(message: RequestMessage, transfer: Transferable[]): boolean {
+    let moved = false;
+    for (;;) {
+      if (this.#ring && Atomics.load(this.#box, CH_STATE) !== ChannelState.Ready && !this.#reopenChannel()) {
+        throw this.stoppedError();
+      }
+      const numbered = this.#numbered;
+      const box = this.#box;
+      this.#endpoint.post(message, transfer);
+      // Counted after posting: a lane request written later says how many came before it.
+      Atomics.add(this.#box, CH_SENT, 1);
+      if (!this.#ring) return moved;
+      // The reactor may have been closing this channel just now (see reclaimIfIdle()).
+      const state = Atomics.load(this.#box, CH_STATE);
+      if (state === ChannelState.Ready || state === ChannelState.Stopped) return moved;
+      if (!this.#reopenChannel()) throw this.stoppedError();
+      // Reopened by the reactor (it saw this post): taken. Closed for good: not taken.
+      if (this.#box === box) return moved;
+      moved = true;
+      // The message was not taken: send it again over the new channel, where wrappers
+      // are named afresh.
+      if (message.k === Kind.Call && message.wrapper === undefined) {
+        const wrapper = numbered[message.fn];
+        if (wrapper === undefined) return moved;
+        const fn = this.#wrappers.size;
+        this.#wrappers.set(wrapper, fn);
+        this.#numbered[fn] = wrapper;
+        message = { ...message, fn, wrapper };
+      } else if (message.k === Kind.Poke) {
+        return moved;
+      }
+    }
   }
 
   /** Sends a request and blocks for its answer. */
@@ -671,7 +759,16 @@ export class Connection {
   #checkStopped(): boolean {
     if (this.#isStopped) return true;
     const state = Atomics.load(this.#box, CH_STATE);
-    if (state !== ChannelState.Stopped && state !== ChannelState.Closed) return false;
+    if (state === ChannelState.Ready) return false;
+    if (state === ChannelState.Closed || state === ChannelState.Closing) {
+      // Closed by the reactor as quiet: open a new channel (this is no stop).
+      if (this.#ring && this.#pending.size === 0 && this.#reopenChannel()) return false;
+      if (Atomics.load(this.#box, CH_STATE) !== ChannelState.Stopped && !this.#isStopped) {
+        if (this.#pending.size > 0)
+          this.#stopHere(new Error('The reactor closed this thread’s channel while calls were under way'));
+      }
+    }
+    if (Atomics.load(this.#box, CH_STATE) !== ChannelState.Stopped) return false;
     this.#isStopped = true;
     clearTimeout(this.#bootTimer);
     const cause = readBoxCause(this.#box);

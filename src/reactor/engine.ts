@@ -25,6 +25,7 @@ import {
   Answer,
   CH_COUNTER,
   CH_HOT,
+  CH_LEASE,
   CH_LOADING,
   CH_PARKED,
   CH_POSTED,
@@ -33,7 +34,7 @@ import {
   ChannelState,
   CTL_WORK,
 } from '../wire/layout.js';
-import { markStopped } from '../wire/control.js';
+import { closeBox, markStopped } from '../wire/control.js';
 import { Lane } from '../wire/lane.js';
 import { CancelledError, TimeoutError } from '../api/errors.js';
 import { trace } from '../common/diagnostics.js';
@@ -101,6 +102,12 @@ const CHAIN_LIMIT = 64;
  * call.
  */
 const REPLY_HOT = 3;
+/**
+ * How often the engine looks for channels whose thread seems gone (see `reclaimIfIdle()`):
+ * a channel quiet for a whole period is closed, so the residue of a terminated thread
+ * lasts one to two periods.
+ */
+const SWEEP_MS = 5000;
 /** Calls further apart than this (ms) are sparse: keeping hot for them is a waste. */
 const SPARSE_MS = 1;
 
@@ -220,6 +227,53 @@ export class Channel {
       Atomics.load(this.sig, CH_SENT) !== this.#received ||
       (this.#lane !== undefined && this.#lane.requestId() !== this.#laneSeen)
     );
+  }
+
+  /** What the caller did last, as the reactor can see it: lease, posts, lane requests. */
+  #activity = '';
+
+  /**
+   * Closes a channel opened by the directory whose caller seems gone: its lease has not
+   * moved since the last look, and nothing is under way. (A thread ended by `terminate()`
+   * never says goodbye.) The caller finds the channel closed if it was only quiet, and opens
+   * a new one. Returns whether it closed.
+   *
+   * Race with a caller that posts just now: this side marks the channel Closing, then looks
+   * at the posts again; the caller posts, then looks at the state. One of them sees the
+   * other: either this side reopens, or the caller knows its message was not taken.
+   */
+  reclaimIfIdle(): boolean {
+    const box = this.sig;
+    const lane = this.#lane;
+    const activity = `${Atomics.load(box, CH_LEASE)}:${Atomics.load(box, CH_SENT)}:${lane?.requestId() ?? 0}`;
+    const quiet = activity === this.#activity;
+    this.#activity = activity;
+    if (
+      !quiet ||
+      this.#closed ||
+      this.#active.size > 0 ||
+      this.#laneCall !== undefined ||
+      this.#queue.length > 0 ||
+      this.#holding ||
+      Atomics.load(box, CH_SENT) !== this.#received ||
+      (lane !== undefined && lane.requestId() !== this.#laneSeen)
+    ) {
+      return false;
+    }
+    // A caller that writes a lane request from now on must poke: then it posts, and counts.
+    this.setHot(false);
+    if (Atomics.compareExchange(box, CH_STATE, ChannelState.Ready, ChannelState.Closing) !== ChannelState.Ready) {
+      return false;
+    }
+    if (Atomics.load(box, CH_SENT) !== this.#received || (lane !== undefined && lane.requestId() !== this.#laneSeen)) {
+      Atomics.store(box, CH_STATE, ChannelState.Ready);
+      Atomics.notify(box, CH_STATE);
+      return false;
+    }
+    trace('closed a quiet channel whose thread seems gone');
+    this.close();
+    closeBox(box);
+    return true;
   }
 
   /** Tells the caller whether the engine is polling (so it need not poke). */
@@ -426,6 +480,9 @@ export class Channel {
 export class Engine {
   readonly #control: Int32Array;
   readonly #channels = new Set<Channel>();
+  /** The channels opened through the directory, which are closed when their thread seems gone. */
+  readonly #opened = new Set<Channel>();
+  #sweep: ReturnType<typeof setInterval> | undefined;
   readonly #stash = new Map<string, StashEntry>();
   readonly #hooks: (() => unknown)[] = [];
   #logTo: Channel | undefined;
@@ -657,6 +714,7 @@ export class Engine {
     }
     this.#stash.clear();
     this.#countWork();
+    clearInterval(this.#sweep);
     markStopped(this.#control, encodeThrown(new Error('The reactor was shut down')), this.sigs(), false, true);
     trace('shut down');
     this.#onStopped?.();
@@ -684,6 +742,10 @@ export class Engine {
   ): void {
     const channel = new Channel(this, reactorRingEndpoint(box, names), box, keepAlive, onClose);
     this.#channels.add(channel);
+    this.#opened.add(channel);
+    this.#sweep ??= setInterval(() => {
+      for (const quiet of this.#opened) if (quiet.reclaimIfIdle()) this.#opened.delete(quiet);
+    }, SWEEP_MS).unref();
     if (this.#polling) channel.setHot(true);
     Atomics.store(box, CH_STATE, ChannelState.Ready);
     settleAnswer(answer, Answer.Ready);
@@ -696,6 +758,7 @@ export class Engine {
 
   forget(channel: Channel): void {
     this.#channels.delete(channel);
+    this.#opened.delete(channel);
   }
 
   /** Runs a call of `fn` in this thread for a local handle; returns its record. */

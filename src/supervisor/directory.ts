@@ -42,6 +42,8 @@ export interface DirectoryOptions {
   readonly rank?: number;
   /** Keeps this thread's loop alive while it listens. */
   readonly keepAlive: boolean;
+  /** Whether the reactor still takes new channels (not once it is stopping). */
+  readonly open?: () => boolean;
   onWon?(): void;
   onLost?(): void;
   /** A thread sent its box over the channel named `names`; `answer` is its hello's answer box. */
@@ -133,7 +135,7 @@ export class Directory {
     }
     switch (message.k) {
       case 'hello':
-        if (this.#phase === 'serving') this.#answer(message);
+        if (this.#phase === 'serving' && this.#options.open?.() !== false) this.#answer(message);
         return;
       case 'leader':
         if (this.#phase === 'electing' || this.#phase === 'beaten') this.#lose();

@@ -99,6 +99,7 @@ export function watch(
     starterThread: data.starter,
     rank: Math.random(),
     keepAlive: false,
+    open: () => Atomics.load(control, CTL_STATE) === State.Running,
     onWon() {
       won = true;
       serve();

@@ -74,7 +74,8 @@ export function stopBox(box: Int32Array, cause: WireValue, shutDown: boolean): v
 
 /** Closes a channel from the reactor's side (the caller opens a new one), and wakes it. */
 export function closeBox(box: Int32Array): void {
-  Atomics.compareExchange(box, CH_STATE, ChannelState.Ready, ChannelState.Closed);
+  Atomics.store(box, CH_STATE, ChannelState.Closed);
+  Atomics.notify(box, CH_STATE);
   Atomics.add(box, CH_COUNTER, 1);
   Atomics.notify(box, CH_COUNTER);
 }

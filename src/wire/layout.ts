@@ -16,7 +16,7 @@
  *
  * channel box (one per calling thread, held only by that thread, the reactor and the supervisor)
  *   bytes    0-63   flags line: rarely written
- *     Int32 0  CH_STATE       Opening → Ready → Stopped (or Closed by the reactor)
+ *     Int32 0  CH_STATE       Opening → Ready → Stopped, or Ready → Closing → Ready / Closed
  *     Int32 1  CH_SENT        messages the caller posted to the reactor (bumped after each)
  *     Int32 2  CH_HOT         1 while the reactor polls (the caller need not poke it)
  *     Int32 3  CH_BEAT        bumped by the supervisor on every tick: the reactor's watcher lives
@@ -29,6 +29,8 @@
  *     Int32 10 CH_NUDGED      1 while a wake-up post to the caller's free loop is on its way
  *     Int32 11 CH_CAUSE_LENGTH byte length of the stop cause in the cause area
  *     Int32 12 CH_LOADING     1 while the reactor imports a module a call of this channel needs
+ *     Int32 13 CH_LEASE       bumped by the caller now and then: a channel whose lease stops moving
+ *                             and that has nothing under way is closed (its thread was terminated)
  *   bytes 128-191  lane request line: written by the caller (TAKEN_ID by the reactor)
  *     Int32 32 REQUEST_ID, 33 REQUEST_FN, 34 REQUEST_ARGC, 35 TAKEN_ID, 36-39 ARG_KINDS
  *     bytes 160-191 the arguments' numbers (4 × Float64)
@@ -96,8 +98,10 @@ export const ChannelState = {
   Ready: 1,
   /** The reactor stopped; the cause is in the cause area. */
   Stopped: 2,
-  /** The reactor closed the channel (idle, or refused): open a new one to call again. */
+  /** The reactor closed the channel (its thread seemed gone): open a new one to call again. */
   Closed: 3,
+  /** The reactor is deciding whether to close it: wait for Ready or Closed. */
+  Closing: 4,
 } as const;
 /** Index of the count of messages the caller posted (bumped after each post). */
 export const CH_SENT = 1;
@@ -123,6 +127,8 @@ export const CH_NUDGED = 10;
 export const CH_CAUSE_LENGTH = 11;
 /** Index of the count of module imports the reactor is waiting for on this channel's behalf. */
 export const CH_LOADING = 12;
+/** Index of the caller's lease: bumped while the calling thread lives and uses the channel. */
+export const CH_LEASE = 13;
 
 // ---- channel box: the lane -----------------------------------------------------------
 
