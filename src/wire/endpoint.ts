@@ -139,7 +139,15 @@ export function reactorRingEndpoint(box: Int32Array, names: ChannelNames): Endpo
   return {
     post(message, transfer, id = 0) {
       if (closed) return;
-      const bytes = serialize(message);
+      let bytes: Uint8Array;
+      try {
+        bytes = serialize(message);
+      } catch (error) {
+        throw new TypeError(
+          `${error instanceof Error ? error.message : String(error)} (a thread other than the one that started the reactor receives its results serialized in shared memory, where a SharedArrayBuffer or a Blob cannot go: pass a SharedArrayBuffer in as an argument instead, or return the Blob's bytes)`,
+          { cause: error },
+        );
+      }
       detach(transfer);
       writer.write(id, bytes);
       nudge();
