@@ -1,34 +1,28 @@
 /**
  * EventualResult: the handle `runInReactor` returns, and `stash()`/`retrieveResult()`.
  *
- * A handle lives in one thread. Its outcome comes over that thread's connection, or, in
- * the reactor thread, straight from the engine. Stashed results are kept by the reactor,
- * so that any thread of the process can retrieve them.
+ * A handle lives in one thread and waits for one call (a `PendingCall`, see access.ts),
+ * wherever the reactor is. Stashed results are kept by the reactor, so that any thread of
+ * the process can retrieve them.
  */
 import { randomUUID } from 'node:crypto';
 import { inspect, type InspectOptionsStylized } from 'node:util';
 import { encodeFailure } from '../wire/codec.js';
-import { expectedFailures, unknownResult, type Connection } from '../caller/connection.js';
+import { expectedFailures, unknownResult } from '../caller/connection.js';
 import { channels } from '../common/diagnostics.js';
-import type { CallRecord } from '../reactor/engine.js';
+import type { PendingCall } from './access.js';
 import { CancelledError, CrochetError, stackFrom, TimeoutError } from './errors.js';
-import { requireConnection } from './lifecycle.js';
+import { access } from './lifecycle.js';
 import { checkTimeout, describe } from './options.js';
 import { reportError } from '../common/report.js';
 import type { Outcome } from '../wire/messages.js';
-import { currentEngine, isReactorThread } from '../common/thread.js';
+import { isReactorThread } from '../common/thread.js';
 
 const PENDING = 0;
 const SUCCEEDED = 1;
 const FAILED = 2;
 
 type Settle = (ok: boolean, value: unknown) => void;
-
-/** How a pending result reaches its outcome: over a connection, or from this thread's engine. */
-export type Source =
-  | { readonly connection: Connection; readonly id: number }
-  | { readonly record: CallRecord; readonly settle: Settle }
-  | undefined;
 
 const constructing = Symbol('EventualResult');
 
@@ -45,7 +39,7 @@ const unretrieved = new FinalizationRegistry<unknown>((error) => {
 });
 
 let settleResult: (result: EventualResult<unknown>, ok: boolean, value: unknown) => void;
-let setSource: (result: EventualResult<unknown>, source: Source) => void;
+let setSource: (result: EventualResult<unknown>, call: PendingCall) => void;
 
 /**
  * The eventual outcome of a function started with a `runInReactor` wrapper.
@@ -58,14 +52,15 @@ let setSource: (result: EventualResult<unknown>, source: Source) => void;
 export class EventualResult<T> {
   #state: typeof PENDING | typeof SUCCEEDED | typeof FAILED = PENDING;
   #value: unknown = undefined;
-  #source: Source;
+  /** The call this handle waits for, while pending. */
+  #call: PendingCall | undefined;
 
   static {
     settleResult = (result, ok, value) => {
       result.#settle(ok, value);
     };
-    setSource = (result, source) => {
-      if (result.#state === PENDING) result.#source = source;
+    setSource = (result, call) => {
+      if (result.#state === PENDING) result.#call = call;
     };
   }
 
@@ -110,9 +105,9 @@ export class EventualResult<T> {
       );
     }
     checkTimeout(timeout, 'timeout');
-    const source = this.#source;
-    if (this.#state === PENDING && source !== undefined && 'connection' in source) {
-      if (!source.connection.block(() => this.#state !== PENDING, timeout, true, true)) {
+    const call = this.#call;
+    if (this.#state === PENDING && call !== undefined) {
+      if (!call.block(() => this.#state !== PENDING, timeout)) {
         const error = new TimeoutError(`EventualResult.wait() timed out after ${timeout} ms`);
         stackFrom(error, EventualResult.prototype.wait);
         throw error;
@@ -136,14 +131,11 @@ export class EventualResult<T> {
     if (this.#state !== PENDING) return;
     const error = new CancelledError('The result was cancelled with cancel() before it was known');
     stackFrom(error, EventualResult.prototype.cancel);
-    const source = this.#source;
+    const call = this.#call;
     this.#settle(false, error);
-    if (source === undefined) return;
-    if (channels.callCancel.hasSubscribers) {
-      channels.callCancel.publish({ id: 'connection' in source ? source.id : undefined });
-    }
-    if ('connection' in source) source.connection.cancel(source.id, false);
-    else currentEngine()?.cancel(source.record, source.settle, 0, false);
+    if (call === undefined) return;
+    if (channels.callCancel.hasSubscribers) channels.callCancel.publish({ id: call.id });
+    call.cancel();
   }
 
   /**
@@ -156,23 +148,9 @@ export class EventualResult<T> {
    */
   stash(): string {
     const id = randomUUID();
-    const engine = currentEngine();
-    const source = this.#source;
-    if (engine !== undefined) {
-      if (this.#state === PENDING && source !== undefined && 'record' in source) {
-        engine.stashLocal(id, this, source.record, undefined);
-      } else {
-        engine.stashLocal(id, this, undefined, this.#outcome());
-      }
-      return id;
-    }
-    const connection =
-      source !== undefined && 'connection' in source ? source.connection : requireConnection('stash()');
-    connection.stash(id, this, () =>
-      this.#state === PENDING && source !== undefined && 'connection' in source
-        ? { callId: source.id }
-        : this.#outcome(),
-    );
+    const call = this.#call;
+    if (this.#state === PENDING && call !== undefined && call.stash(id, this)) return id;
+    access('stash()').stashOutcome(id, this, this.#outcome());
     return id;
   }
 
@@ -196,7 +174,7 @@ export class EventualResult<T> {
     if (this.#state !== PENDING) return;
     this.#state = ok ? SUCCEEDED : FAILED;
     this.#value = value;
-    this.#source = undefined;
+    this.#call = undefined;
     // Cancellations and an orderly shutdown's stops need nobody's attention.
     if (
       !ok &&
@@ -213,9 +191,9 @@ export function pendingResult<T>(): EventualResult<T> {
   return new EventualResult<T>(constructing as never);
 }
 
-/** Gives a pending result its source (what `cancel()` reaches and `wait()` blocks on). */
-export function feed(result: EventualResult<unknown>, source: Source): void {
-  setSource(result, source);
+/** Gives a pending result its call (what `cancel()` reaches and `wait()` blocks on). */
+export function feed(result: EventualResult<unknown>, call: PendingCall): void {
+  setSource(result, call);
 }
 
 /** A receiver that settles `result`. */
@@ -245,30 +223,17 @@ export function retrieveResult<T = unknown>(id: string): EventualResult<T> {
   if (typeof id !== 'string') {
     throw new TypeError(`Expected \`id\` to be a string returned by stash(), got ${describe(id)}`);
   }
-  const engine = currentEngine();
-  if (engine !== undefined) {
-    const found = engine.retrieveLocal(id);
-    switch (found.kind) {
-      case 'unknown':
-        throw unknownResult(id);
-      case 'own':
-        return found.handle as EventualResult<T>;
-      case 'outcome':
-        return settledResult(found.ok, found.value);
-      case 'pending': {
-        const result = pendingResult<T>();
-        const settle = settlerOf(result);
-        engine.subscribeLocal(found.record, settle);
-        feed(result, { record: found.record, settle });
-        return result;
-      }
-    }
-  }
-  const connection = requireConnection('retrieveResult()');
   const result = pendingResult<T>();
-  const taken = connection.retrieve(id, settlerOf(result));
-  if (taken === undefined) throw unknownResult(id);
-  if ('own' in taken) return taken.own as EventualResult<T>;
-  feed(result, { connection, id: taken.id });
-  return result;
+  const found = access('retrieveResult()').retrieve(id, settlerOf(result));
+  switch (found?.kind) {
+    case undefined:
+      throw unknownResult(id);
+    case 'own':
+      return found.handle as EventualResult<T>;
+    case 'settled':
+      return settledResult(found.ok, found.value);
+    case 'pending':
+      feed(result, found.call);
+      return result;
+  }
 }

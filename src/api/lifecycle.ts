@@ -24,6 +24,9 @@ import { discover } from '../caller/discovery.js';
 import { channels, trace } from '../common/diagnostics.js';
 import { portEndpoint } from '../wire/endpoint.js';
 import { Engine } from '../reactor/engine.js';
+import { LocalAccess } from '../reactor/local.js';
+import { RemoteAccess } from '../caller/remote.js';
+import type { ReactorAccess } from './access.js';
 import { Directory } from '../supervisor/directory.js';
 import { CrochetError } from './errors.js';
 import { checkFunction, checkOptions, checkTimeout, describe } from './options.js';
@@ -290,6 +293,26 @@ export function requireConnection(callee: string, isWrapper = false): Connection
   );
 }
 
+/** The reactor as this thread reaches it, made once per engine or connection. */
+let reached: { readonly through: Engine | Connection; readonly access: ReactorAccess } | undefined;
+
+/**
+ * The reactor as this thread reaches it: its engine when this thread is the reactor, its
+ * connection otherwise (found on first use). Decided here, once, for every handle.
+ *
+ * @throws {CrochetError} `ERR_CROCHET_NOT_SET_UP` if there is no reactor.
+ */
+export function access(callee: string, isWrapper = false): ReactorAccess {
+  const through = currentEngine() ?? requireConnection(callee, isWrapper);
+  if (reached?.through !== through) {
+    reached = {
+      through,
+      access: through instanceof Engine ? new LocalAccess(through) : new RemoteAccess(through, stopReactor),
+    };
+  }
+  return reached.access;
+}
+
 /** Whether this thread inherited a hint that a reactor runs (and it still does). */
 function hinted(): boolean {
   const hint = getEnvironmentData(ENVIRONMENT_KEY) as ReactorHint | undefined;
@@ -456,16 +479,15 @@ export function shutdown(options?: ShutdownOptions): void {
   const checked = checkOptions(options, 'options', ['timeout'], false);
   const timeout =
     checked['timeout'] === undefined ? SHUTDOWN_TIMEOUT_MS : checkTimeout(checked['timeout'], 'options.timeout');
-  const engine = currentEngine();
-  if (engine !== undefined) {
-    void engine.shutdown(timeout);
-    return;
+  // Without a reactor (none found, or it stopped already), there is nothing to stop.
+  if (currentEngine() === undefined) {
+    if (connection === undefined || connection.stopped) {
+      connection = find(hinted() ? Connection.startupLimit : PROBE_MS) ?? connection;
+    }
+    if (connection === undefined || connection.stopped) return;
+    connection.ready();
   }
-  if (connection === undefined || connection.stopped)
-    connection = find(hinted() ? Connection.startupLimit : PROBE_MS) ?? connection;
-  if (connection === undefined || connection.stopped) return;
-  connection.ready();
-  stopReactor(connection, timeout);
+  access('shutdown()').shutdown(timeout);
 }
 
 /**

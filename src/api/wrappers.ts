@@ -6,11 +6,11 @@ import { channels, trace } from '../common/diagnostics.js';
 import { CrochetError, stackFrom, TimeoutError } from './errors.js';
 import { performance } from 'node:perf_hooks';
 import { feed, pendingResult, settledResult, settlerOf, type EventualResult } from './eventual.js';
-import { requireConnection } from './lifecycle.js';
+import { access, requireConnection } from './lifecycle.js';
 import { NO_REPLY } from '../caller/connection.js';
 import { checkFunction, checkOptions, checkTimeout } from './options.js';
 import { callerModule, registerWrapper, type WrapperId } from './registry.js';
-import { currentEngine, isReactorThread } from '../common/thread.js';
+import { isReactorThread } from '../common/thread.js';
 
 /** Options of {@link waitFor}. */
 export interface WaitForOptions {
@@ -106,23 +106,23 @@ export function runInReactor<A extends unknown[], R>(fn: (...args: A) => R): Rea
   checkFunction(fn, 'fn');
   const id = registerWrapper(callerModule(runInReactor), fn);
   const starting = function (this: unknown, ...args: A): EventualResult<Awaited<R>> {
-    if (isReactorThread()) return runHere(fn as (...args: unknown[]) => unknown, args);
-    const connection = requireConnection(fn.name, true);
+    const reactor = access(fn.name, true);
     const result = pendingResult<Awaited<R>>();
     try {
       let settle = settlerOf(result);
-      const observed = observing();
+      // Calls run in this very thread (the reactor's) are not traced as calls.
+      const observed = !isReactorThread() && observing();
       if (observed) {
         const started = performance.now();
         const inner = settle;
         settle = (ok, value) => {
-          observeEnd(callId, fn.name, ok, started);
+          observeEnd(call.id ?? 0, fn.name, ok, started);
           inner(ok, value);
         };
       }
-      const callId = connection.call(id, fn.name, args, settle);
-      if (observed) observeStart(callId, fn.name, id);
-      feed(result, { connection, id: callId });
+      const call = reactor.start(id, fn as (...args: unknown[]) => unknown, args, settle);
+      if (observed) observeStart(call.id ?? 0, fn.name, id);
+      feed(result, call);
       return result;
     } catch (error) {
       if (error instanceof CrochetError && error.code === 'ERR_CROCHET_DATA_CLONE') return settledResult(false, error);
@@ -201,17 +201,6 @@ function blockingCall(
   if (observed) observeEnd(callId, name, ok, started);
   if (ok) return outcome;
   throw outcome;
-}
-
-/** Runs `fn` in this, the reactor, thread, as a call with its own abort signal. */
-function runHere<T>(fn: (...args: unknown[]) => unknown, args: readonly unknown[]): EventualResult<T> {
-  const engine = currentEngine();
-  if (engine === undefined) throw new Error('crochet: the reactor thread has no engine');
-  const result = pendingResult<T>();
-  const settle = settlerOf(result);
-  const record = engine.runLocal(fn, args, settle);
-  feed(result, { record, settle });
-  return result;
 }
 
 /** Gives `wrapper` the name, length and `.wrapped` of `fn`. */

@@ -499,23 +499,24 @@ export class Connection {
   }
 
   /**
-   * Keeps a result under `stashId` in the reactor, so that any thread can retrieve it.
-   * `state()` tells the result's state now: pending with its call id, or its outcome.
-   * Blocks until the reactor has it, so the id is usable anywhere once this returns.
+   * Keeps call `callId`, still pending, under `stashId` in the reactor, so that any thread
+   * can retrieve it; `handle` is this thread's own handle on it. Blocks until the reactor
+   * has it, so the id is usable anywhere once this returns. Returns false if the call's
+   * outcome was on its way here already (it is taken in by then): stash that instead.
    */
-  stash(stashId: string, handle: unknown, state: () => { callId: number } | Outcome): void {
+  stashCall(stashId: string, handle: unknown, callId: number): boolean {
     this.#drain();
-    for (;;) {
-      const now = state();
-      const answer =
-        'callId' in now
-          ? this.#request({ k: Kind.Stash, id: this.#nextId++, stashId, call: now.callId })
-          : this.#request({ k: Kind.Stash, id: this.#nextId++, stashId, outcome: now });
-      // The outcome was on its way here already: take it in, then stash the outcome.
-      if (answer.retry === true) continue;
-      this.#stashed.set(stashId, handle);
-      return;
-    }
+    if (!this.#pending.has(callId)) return false;
+    const answer = this.#request({ k: Kind.Stash, id: this.#nextId++, stashId, call: callId });
+    if (answer.retry === true) return false;
+    this.#stashed.set(stashId, handle);
+    return true;
+  }
+
+  /** Keeps a known outcome under `stashId` in the reactor (see {@link stashCall}). */
+  stashOutcome(stashId: string, handle: unknown, outcome: Outcome): void {
+    this.#request({ k: Kind.Stash, id: this.#nextId++, stashId, outcome });
+    this.#stashed.set(stashId, handle);
   }
 
   /**
