@@ -100,10 +100,16 @@ describe('failures cross threads faithfully', () => {
     }
   });
 
-  it('keeps the stack a thrown error had in the reactor', () => {
-    const error = thrown(() => raiseError({ ctor: 'Error', message: 'where' }, false)) as Error;
-    assert.match(error.stack ?? '', /^Error: where\n\s+at build \(.*fixtures[/\\]calls\.js/);
-  });
+  it(
+    'keeps the stack a thrown error had in the reactor',
+    {
+      skip: 'Deno' in globalThis && 'Deno maps stack traces to the TypeScript sources, so the frame names the .ts file',
+    },
+    () => {
+      const error = thrown(() => raiseError({ ctor: 'Error', message: 'where' }, false)) as Error;
+      assert.match(error.stack ?? '', /^Error: where\n\s+at build \(.*fixtures[/\\]calls\.js/);
+    },
+  );
 
   it('throws thrown non-errors as they were thrown', () => {
     assert.equal(

@@ -32,15 +32,24 @@ function eventually(condition: () => boolean, what: string): void {
 }
 
 describe('fault injection', () => {
-  it('fails calls into a module that has a syntax error in the reactor, naming the file', async () => {
-    writeFileSync(new URL('./fixtures/faults/syntax-error.mjs', import.meta.url), 'export const = ;\n');
-    const { viaSyntaxError } = await import('./fixtures/faults/syntax.js');
-    const error = thrown(() => viaSyntaxError());
-    assert.ok(error instanceof CrochetError);
-    assert.equal(error.code, 'ERR_CROCHET_UNKNOWN_FUNCTION');
-    assert.ok(error.cause instanceof SyntaxError, String(error.cause));
-    assert.equal(increment(1), 2, 'the reactor keeps serving');
-  });
+  it(
+    'fails calls into a module that has a syntax error in the reactor, naming the file',
+    {
+      skip:
+        ('Bun' in globalThis &&
+          'Bun reports a module that does not parse as an AggregateError of build errors, not a SyntaxError') ||
+        ('Deno' in globalThis && 'Deno reports a module that does not parse as a TypeError, not a SyntaxError'),
+    },
+    async () => {
+      writeFileSync(new URL('./fixtures/faults/syntax-error.mjs', import.meta.url), 'export const = ;\n');
+      const { viaSyntaxError } = await import('./fixtures/faults/syntax.js');
+      const error = thrown(() => viaSyntaxError());
+      assert.ok(error instanceof CrochetError);
+      assert.equal(error.code, 'ERR_CROCHET_UNKNOWN_FUNCTION');
+      assert.ok(error.cause instanceof SyntaxError, String(error.cause));
+      assert.equal(increment(1), 2, 'the reactor keeps serving');
+    },
+  );
 
   it('fails calls into a module that imports a missing module in the reactor, naming it', async () => {
     const { viaMissingModule } = await import('./fixtures/faults/missing.js');
@@ -94,17 +103,21 @@ describe('fault injection', () => {
     assert.equal(increment(5), 6);
   });
 
-  it('ends only the reactor when its code exhausts the memory setup({ resourceLimits }) allows', async () => {
-    const exit = await runFixture('proc-limits.js', { killAfter: 60_000 });
-    assert.equal(exit.code, 0, exit.stderr);
-    const stopped = { stopped: true, causeCode: 'ERR_WORKER_OUT_OF_MEMORY' };
-    assert.deepEqual(lastJson(exit), {
-      before: { returned: 'pong' },
-      exhausted: stopped,
-      after: stopped,
-      big: 10_000_000,
-    });
-  });
+  it(
+    'ends only the reactor when its code exhausts the memory setup({ resourceLimits }) allows',
+    { skip: 'Bun' in globalThis && 'Bun does not apply resourceLimits to worker threads' },
+    async () => {
+      const exit = await runFixture('proc-limits.js', { killAfter: 60_000 });
+      assert.equal(exit.code, 0, exit.stderr);
+      const stopped = { stopped: true, causeCode: 'ERR_WORKER_OUT_OF_MEMORY' };
+      assert.deepEqual(lastJson(exit), {
+        before: { returned: 'pong' },
+        exhausted: stopped,
+        after: stopped,
+        big: 10_000_000,
+      });
+    },
+  );
 
   it('rejects resource limits that are not positive numbers of megabytes, naming the limit', () => {
     assert.throws(() => {

@@ -32,8 +32,12 @@ async function records(kind: string): Promise<string[][]> {
 
 describe('the logging bridge with real loggers', () => {
   for (const kind of ['pino', 'winston']) {
-    it(`feeds a ${kind} logger one record per write, at the level of the write`, async () => {
-      assert.deepEqual(await records(kind), expected);
-    });
+    it(
+      `feeds a ${kind} logger one record per write, at the level of the write`,
+      { skip: 'Bun' in globalThis && "Bun's console.trace() does not write Node's 'Trace: <message>' header" },
+      async () => {
+        assert.deepEqual(await records(kind), expected);
+      },
+    );
   }
 });

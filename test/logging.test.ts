@@ -29,23 +29,27 @@ function take(): [string, string][] {
 }
 
 describe('the logging bridge', () => {
-  it('gives the logger one record per write, at its level, formatted as console would', () => {
-    take();
-    assert.equal(writeEverything(), 'written');
-    const got = take();
-    const trace = got[1];
-    assert.deepEqual(got.slice(0, 1), [['debug', 'debug line']]);
-    assert.equal(trace?.[0], 'debug');
-    assert.match(trace?.[1] ?? '', /^Trace: traced\n {4}at /);
-    assert.deepEqual(got.slice(2), [
-      ['info', 'log 1'],
-      ['info', 'info { a: 1 }'],
-      ['info', 'raw stdout'],
-      ['warn', 'warned'],
-      ['error', 'errored'],
-      ['error', 'raw stderr'],
-    ]);
-  });
+  it(
+    'gives the logger one record per write, at its level, formatted as console would',
+    { skip: 'Bun' in globalThis && "Bun's console.trace() does not write Node's 'Trace: <message>' header" },
+    () => {
+      take();
+      assert.equal(writeEverything(), 'written');
+      const got = take();
+      const trace = got[1];
+      assert.deepEqual(got.slice(0, 1), [['debug', 'debug line']]);
+      assert.equal(trace?.[0], 'debug');
+      assert.match(trace?.[1] ?? '', /^Trace: traced\n {4}at /);
+      assert.deepEqual(got.slice(2), [
+        ['info', 'log 1'],
+        ['info', 'info { a: 1 }'],
+        ['info', 'raw stdout'],
+        ['warn', 'warned'],
+        ['error', 'errored'],
+        ['error', 'raw stderr'],
+      ]);
+    },
+  );
 
   it('logs warnings at warn level', () => {
     take();
@@ -56,19 +60,27 @@ describe('the logging bridge', () => {
     assert.match(got[0]?.[1] ?? '', /ExperimentalWarning: careful now/);
   });
 
-  it('logs errors outside any call at error level, and the reactor keeps serving', () => {
-    take();
-    assert.equal(failOutside(), 'survived');
-    const got = take();
-    assert.deepEqual(
-      got.map(([level]) => level),
-      ['error', 'error', 'error'],
-    );
-    const text = got.map(([, message]) => message).join('\n');
-    assert.match(text, /timer threw/);
-    assert.match(text, /nobody handled this rejection/);
-    assert.match(text, /nobody listened to this error event/);
-  });
+  it(
+    'logs errors outside any call at error level, and the reactor keeps serving',
+    {
+      skip:
+        'Bun' in globalThis &&
+        'under bun test, an unhandled rejection ends the worker it happens in, whatever its listeners (plain bun does not: see the logging-libraries test)',
+    },
+    () => {
+      take();
+      assert.equal(failOutside(), 'survived');
+      const got = take();
+      assert.deepEqual(
+        got.map(([level]) => level),
+        ['error', 'error', 'error'],
+      );
+      const text = got.map(([, message]) => message).join('\n');
+      assert.match(text, /timer threw/);
+      assert.match(text, /nobody handled this rejection/);
+      assert.match(text, /nobody listened to this error event/);
+    },
+  );
 
   it('never lets a slow logger hold the reactor up', () => {
     take();
