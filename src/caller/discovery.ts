@@ -29,20 +29,19 @@ export type Found =
 export function discover(limit: number): Found {
   const started = performance.now();
   const hello = new Hello();
-  const directory = new BroadcastChannel(DIRECTORY);
-  directory.unref();
-  try {
+  const directory = directoryChannel();
+  {
     let retry = HELLO_RETRY_MS;
     let deadline = started + limit;
     // A hello posted before anyone listens is lost: say it again until answered.
     while (hello.state === Answer.Waiting || hello.state === Answer.Writing) {
-      if (hello.state === Answer.Writing) {
+      const left = deadline - performance.now();
+      if (hello.state === Answer.Writing && left > 0) {
         // Being answered right now: the key follows at once.
         Atomics.wait(hello.answer, ANS_STATE, Answer.Writing, 1);
         continue;
       }
       directory.postMessage(hello.message);
-      const left = deadline - performance.now();
       if (!(left > 0)) {
         trace('no reactor answered within %d ms', limit);
         return { kind: 'none' };
@@ -76,7 +75,20 @@ export function discover(limit: number): Found {
     trace('found the reactor (thread %d) in %s ms', hello.reactorThread, (performance.now() - started).toFixed(2));
     const starter = hello.starterThread;
     return { kind: 'channel', transport: { box, endpoint, beats: starter !== -1, ring: true, starter } };
-  } finally {
-    directory.close();
   }
+}
+
+let poster: BroadcastChannel | undefined;
+
+/**
+ * This thread's sender on the directory: one for the thread's life, never closed (on Deno,
+ * a broadcast channel that posted and was closed leaves later ones of the same name in its
+ * thread deaf, and the `noSetup()` main thread listens on the directory too).
+ */
+function directoryChannel(): BroadcastChannel {
+  if (poster === undefined) {
+    poster = new BroadcastChannel(DIRECTORY);
+    poster.unref();
+  }
+  return poster;
 }
