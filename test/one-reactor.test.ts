@@ -78,24 +78,18 @@ describe('one reactor per process', () => {
     });
   }
 
-  it(
-    'stays one when many workers call setup() at the same moment in several busy processes',
-    { todo: 'the election lets two or three reactors serve when the machine is busy' },
-    async () => {
-      for (let round = 0; round < 2; round++) {
-        const exits = await Promise.all(
-          Array.from({ length: 4 }, () =>
-            runFixture('one-election.js', { args: ['together', '8'], killAfter: 30_000 }),
-          ),
-        );
-        for (const exit of exits) {
-          const seen = report(exit);
-          assert.equal(seen['reactors'], 1, `reactor threads in one process: ${JSON.stringify(seen)}`);
-          assert.equal(seen['added'], 2);
-        }
+  it('stays one when many workers call setup() at the same moment in several busy processes', async () => {
+    for (let round = 0; round < 2; round++) {
+      const exits = await Promise.all(
+        Array.from({ length: 4 }, () => runFixture('one-election.js', { args: ['together', '8'], killAfter: 30_000 })),
+      );
+      for (const exit of exits) {
+        const seen = report(exit);
+        assert.equal(seen['reactors'], 1, `reactor threads in one process: ${JSON.stringify(seen)}`);
+        assert.equal(seen['added'], 2);
       }
-    },
-  );
+    }
+  });
 
   it('is the worker’s when the main thread calls setup() after a worker did', async () => {
     const seen = report(await runFixture('one-election.js', { args: ['main-setup'], killAfter: 20_000 }));
@@ -163,16 +157,12 @@ describe('foreign traffic on the directory', () => {
     assert.match(exit.stderr, /directory: ignored a hello with an invalid key/);
   });
 
-  it(
-    'leaves setup() working while an impostor that never answers claims to lead',
-    { todo: 'a foreign leader claim during the election makes the new reactor stand down for good' },
-    async () => {
-      const exit = await runFixture('one-foreign.js', { args: ['setup', 'impostor'], killAfter: 20_000 });
-      const seen = report(exit);
-      assert.deepEqual(seen['failures'], [], `${String(seen['failed'])} calls failed`);
-      assert.equal(seen['reactors'], 1);
-    },
-  );
+  it('leaves setup() working while an impostor that never answers claims to lead', async () => {
+    const exit = await runFixture('one-foreign.js', { args: ['setup', 'impostor'], killAfter: 20_000 });
+    const seen = report(exit);
+    assert.deepEqual(seen['failures'], [], `${String(seen['failed'])} calls failed`);
+    assert.equal(seen['reactors'], 1);
+  });
 
   it('never shows a passive listener shared memory beyond a 96-byte answer box, a stash id or a result', async () => {
     const seen = report(await runFixture('one-listener.js', { killAfter: 20_000 }));
@@ -250,15 +240,11 @@ describe('start-up is not the call’s time', () => {
     assert.deepEqual({ ok: seen['ok'], value: seen['value'] }, { ok: true, value: 42 }, String(seen['message']));
   });
 
-  it(
-    'fails a call whose module is still loading when the start-up limit runs out, naming the module',
-    { todo: 'the TimeoutError says only that the call timed out after its own 100 ms' },
-    async () => {
-      const seen = report(await runFixture('one-slow.js', { args: ['short'], killAfter: 20_000 }));
-      assert.equal(seen['ok'], false);
-      assert.equal(seen['code'], 'ERR_CROCHET_TIMEOUT');
-      assert.match(String(seen['message']), /one-slow-long-module\.js/);
-      assert.ok((seen['took'] as number) < 3000, 'it failed before the module was loaded');
-    },
-  );
+  it('fails a call whose module is still loading when the start-up limit runs out, naming the module', async () => {
+    const seen = report(await runFixture('one-slow.js', { args: ['short'], killAfter: 20_000 }));
+    assert.equal(seen['ok'], false);
+    assert.equal(seen['code'], 'ERR_CROCHET_TIMEOUT');
+    assert.match(String(seen['message']), /one-slow-long-module\.js/);
+    assert.ok((seen['took'] as number) < 3000, 'it failed before the module was loaded');
+  });
 });

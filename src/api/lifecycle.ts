@@ -241,7 +241,7 @@ export function noSetup(): void {
   announce(control);
   // This thread is its own directory: its loop is never blocked.
   new Directory({
-    reactorThread: threadId,
+    reactorThread: () => threadId,
     starterThread: -1,
     keepAlive: false,
     open: () => Atomics.load(control, CTL_STATE) === State.Running,
@@ -402,6 +402,7 @@ function start(
     port: port2,
     box,
     starter: threadId,
+    speculative: isMainThread,
     reactorEntry: new URL('./reactor-main.js', import.meta.url).href,
     hot,
     ...(resourceLimits === undefined ? {} : { resourceLimits }),

@@ -7,7 +7,7 @@ import { CrochetError, stackFrom, TimeoutError } from './errors.js';
 import { performance } from 'node:perf_hooks';
 import { feed, pendingResult, settledResult, settlerOf, type EventualResult } from './eventual.js';
 import { access, requireConnection } from './lifecycle.js';
-import { NO_REPLY } from '../caller/connection.js';
+import { Connection, NO_REPLY } from '../caller/connection.js';
 import { checkFunction, checkOptions, checkTimeout } from './options.js';
 import { callerModule, registerWrapper, type WrapperId } from './registry.js';
 import { isReactorThread } from '../common/thread.js';
@@ -194,7 +194,11 @@ function blockingCall(
     connection.cancel(callId, true);
     if (channels.callTimeout.hasSubscribers) channels.callTimeout.publish({ id: callId, name, timeout });
     trace('call %d %s timed out after %d ms', callId, name || 'anonymous', timeout);
-    const error = new TimeoutError(`${callee(name)} timed out after ${timeout} ms`);
+    const error = new TimeoutError(
+      connection.timedOutLoading
+        ? `${callee(name)} timed out: the reactor was still importing ${id.module}, which defines it, when the start-up limit of ${Connection.startupLimit} ms ran out (setup({ startupTimeout }) sets it; the call's own timeout of ${timeout} ms starts once the module is loaded)`
+        : `${callee(name)} timed out after ${timeout} ms`,
+    );
     stackFrom(error, blocking);
     throw error;
   }

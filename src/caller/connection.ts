@@ -438,7 +438,10 @@ export class Connection {
           remaining = timeout;
         }
       }
-      if (!(remaining > 0)) return false;
+      if (!(remaining > 0)) {
+        this.timedOutLoading = excludeLoading && this.loading;
+        return false;
+      }
       if (spin > 0) {
         // Waking a parked thread costs tens of microseconds; a short reply usually comes
         // sooner. Watch the counter for a bounded time before parking.
@@ -466,6 +469,9 @@ export class Connection {
 
   /** How long the reactor may take to start, or to import a module for a call, in ms. */
   static startupLimit = 30_000;
+
+  /** Whether the last wait that timed out did so while the reactor was still importing a module. */
+  timedOutLoading = false;
 
   /**
    * Whether the reactor's supervisor still beats. A caller that sees no beat for

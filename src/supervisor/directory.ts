@@ -4,38 +4,57 @@
  * blocked: the supervisor of a reactor `setup()` started, or the main thread after
  * `noSetup()`.
  *
- * A supervisor first takes part in the election: it claims with a random rank and serves
- * only if, within {@link ELECTION_MS}, it heard of no reactor already serving and of no
- * better claim. Threads that call `setup()` at the same moment (a pool's workers, say) so
- * start one reactor between them. A claim beaten by a better one waits for the winner to
- * say it serves; if that never comes (the winner's thread ended), it claims again.
+ * A supervisor first takes part in the election, in two rounds (of 12 to 40 ms):
+ *
+ * 1. It claims with a random rank. A better claim, or a leader already there, beats it.
+ * 2. Unbeaten, it says it leads, and listens one more round: two claimants that missed
+ *    each other in the first round (a busy machine delays threads) hear each other here,
+ *    and the worse rank stands down. Only then does it serve.
+ *
+ * Each round ends only once the messages that arrived meanwhile were taken in, and a round
+ * whose timer fired late (this thread got no CPU) is run again: on a busy machine the
+ * election takes longer instead of going wrong. A `leader` message is believed only once
+ * the leader answers a probe: foreign code could post one and never serve. A claim beaten
+ * by a better one waits for the winner to say it leads; if that never comes (the winner's
+ * thread ended), it claims again.
  */
 import { BroadcastChannel } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
 import { debuglog } from 'node:util';
 import {
   answerHello,
+  answerProbe,
   claim,
   DIRECTORY,
   parseDirectory,
   parseOpen,
+  probe,
+  probeAnswer,
+  PROBE_BYTES,
   type ChannelNames,
   type HelloMessage,
 } from '../wire/handshake.js';
 
 const trace = debuglog('crochet');
 
-/** How long a claim waits for a better claim or a serving reactor before it wins. */
-export const ELECTION_MS = 20;
-/** How long a beaten claim waits for the winner to say it serves before it claims again. */
-const RECLAIM_MS = ELECTION_MS * 5;
+/** How long each round of the election lasts, unless told otherwise. */
+const ELECTION_MS = 12;
+/** A round whose timer fired later than a round's length was starved of CPU: it runs again (so many times at most). */
+const MAX_LATE_ROUNDS = 20;
+/** How long a beaten claim waits for the winner to say it leads before it claims again. */
+const RECLAIM_MS = 250;
+/** How long a leader has to answer a probe before it is taken for an impostor. */
+const PROBE_MS = 250;
 /** How long a thread that was answered may take to send its box. */
-const OPEN_MS = 10_000;
+const OPEN_MS = 5000;
 /** The most handshakes waiting for a box at once (more hellos are ignored; they are repeated). */
 const MAX_PENDING = 256;
 
 export interface DirectoryOptions {
   /** The reactor's thread id, told to threads that say hello (so the reactor's own thread knows itself). */
-  readonly reactorThread: number;
+  readonly reactorThread: () => number;
+  /** How long each round of the election lasts, in ms. */
+  readonly round?: number;
   /** The id of the thread that started the reactor, or -1 for the main thread after noSetup(). */
   readonly starterThread: number;
   /** Claim with this rank first; without it, serve at once (noSetup()). */
@@ -50,7 +69,7 @@ export interface DirectoryOptions {
   onOpen(names: ChannelNames, box: Int32Array, answer: SharedArrayBuffer): void;
 }
 
-type Phase = 'electing' | 'beaten' | 'serving' | 'lost' | 'closed';
+type Phase = 'electing' | 'announcing' | 'beaten' | 'serving' | 'lost' | 'closed';
 
 export class Directory {
   readonly #options: DirectoryOptions;
@@ -58,6 +77,11 @@ export class Directory {
   readonly #rank: number;
   #phase: Phase;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #lateRounds = 0;
+  /** Ranks whose leader messages did not hold up (no answer to a probe): ignored. */
+  readonly #impostors = new Set<number>();
+  /** The rank being probed, if any. */
+  #probing: number | undefined;
   /** Handshakes waiting for the thread's box, by the hello's nonce. */
   readonly #pending = new Map<string, () => void>();
 
@@ -99,23 +123,47 @@ export class Directory {
   #claim(): void {
     this.#phase = 'electing';
     this.#post('claim');
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
+    this.#round(() => {
       if (this.#phase === 'electing') {
-        this.#phase = 'serving';
+        this.#phase = 'announcing';
         this.#post('leader');
-        trace('directory: elected (rank %d)', this.#rank);
-        this.#options.onWon?.();
+        this.#round(() => {
+          if (this.#phase !== 'announcing') return;
+          this.#phase = 'serving';
+          trace('directory: elected (rank %d)', this.#rank);
+          this.#options.onWon?.();
+        });
       } else if (this.#phase === 'beaten') {
         this.#waitForWinner();
       }
-    }, ELECTION_MS);
+    });
+  }
+
+  /**
+   * Runs `then` after a round: once the timer fired and the messages that came meanwhile
+   * were taken in (they are, before the loop's check phase). A round whose timer fired
+   * late runs again.
+   */
+  #round(then: () => void): void {
+    clearTimeout(this.#timer);
+    const length = this.#options.round ?? ELECTION_MS;
+    const due = performance.now() + length;
+    this.#timer = setTimeout(() => {
+      setImmediate(() => {
+        if (this.#phase === 'closed' || this.#phase === 'lost') return;
+        if (performance.now() - due > length && this.#lateRounds++ < MAX_LATE_ROUNDS) {
+          this.#round(then);
+          return;
+        }
+        then();
+      });
+    }, length);
   }
 
   #waitForWinner(): void {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
-      // The better claim never said it serves: its thread may have ended. Claim again.
+      // The better claim never said it leads: its thread may have ended. Claim again.
       if (this.#phase === 'beaten') this.#claim();
     }, RECLAIM_MS);
   }
@@ -127,28 +175,78 @@ export class Directory {
     this.#options.onLost?.();
   }
 
+  /**
+   * A leader spoke: believe it once a leader answers a probe (while announcing, only one
+   * with a better rank than this claim's).
+   */
+  #verify(rank: number): void {
+    const better = this.#phase === 'announcing';
+    if (this.#probing !== undefined) return;
+    this.#probing = rank;
+    const box = new SharedArrayBuffer(PROBE_BYTES);
+    try {
+      this.#channel.postMessage(probe(box));
+    } catch {
+      return;
+    }
+    const until = performance.now() + PROBE_MS;
+    const look = (): void => {
+      if (this.#phase === 'closed' || this.#phase === 'lost') return;
+      const answered = probeAnswer(box);
+      if (answered !== undefined && (!better || answered < this.#rank)) {
+        this.#probing = undefined;
+        this.#lose();
+      } else if (performance.now() > until) {
+        this.#probing = undefined;
+        trace('directory: a leader (rank %d) did not answer: ignored from now on', rank);
+        this.#impostors.add(rank);
+        // The election goes on as if it had not spoken.
+        if (this.#phase === 'beaten') this.#claim();
+      } else {
+        setTimeout(look, 2);
+      }
+    };
+    setTimeout(look, 1);
+  }
+
   #receive(data: unknown): void {
     const message = parseDirectory(data);
     if (message === undefined) {
       trace('directory: ignored a message that is not one of crochet’s');
       return;
     }
+    const phase = this.#phase;
     switch (message.k) {
       case 'hello':
-        if (this.#phase === 'serving' && this.#options.open?.() !== false) this.#answer(message);
+        if (phase === 'serving' && this.#options.open?.() !== false) this.#answer(message);
+        return;
+      case 'probe':
+        if (phase === 'serving' || phase === 'announcing') answerProbe(message, this.#rank);
         return;
       case 'leader':
-        if (this.#phase === 'electing' || this.#phase === 'beaten') this.#lose();
-        else if (this.#phase === 'serving' && message.rank !== this.#rank) {
-          trace('directory: another directory says it serves too (rank %d)', message.rank);
+        if (message.rank === this.#rank || this.#impostors.has(message.rank)) return;
+        if (phase === 'electing' || phase === 'beaten' || phase === 'announcing') {
+          // A better leader beats this claim (once it proves real); a worse one hears of us.
+          if (message.rank < this.#rank || phase !== 'announcing') {
+            if (phase === 'electing') this.#phase = 'beaten';
+            this.#verify(message.rank);
+          } else {
+            this.#post('leader');
+          }
+        } else if (phase === 'serving') {
+          if (message.rank < this.#rank) {
+            trace('directory: another directory serves too (rank %d)', message.rank);
+          }
+          this.#post('leader');
         }
         return;
       case 'claim':
-        if (this.#phase === 'serving') {
+        if (message.rank === this.#rank || this.#impostors.has(message.rank)) return;
+        if (phase === 'serving' || phase === 'announcing') {
           this.#post('leader');
-        } else if (this.#phase === 'electing' || this.#phase === 'beaten') {
+        } else if (phase === 'electing' || phase === 'beaten') {
           if (message.rank < this.#rank) this.#phase = 'beaten';
-          else if (message.rank > this.#rank) this.#post('claim');
+          else this.#post('claim');
         }
         return;
     }
@@ -156,8 +254,11 @@ export class Directory {
 
   #answer(hello: HelloMessage): void {
     // A thread repeats its hello until it is answered: answer each once.
-    if (this.#pending.has(hello.nonce) || this.#pending.size >= MAX_PENDING) return;
-    const answer = answerHello(hello, this.#options.reactorThread, this.#options.starterThread);
+    if (this.#pending.has(hello.nonce)) return;
+    // A flood of hellos that never open a channel must not shut real threads out: the
+    // oldest handshake gives way (a real thread sends its box within a millisecond or so).
+    if (this.#pending.size >= MAX_PENDING) this.#pending.values().next().value?.();
+    const answer = answerHello(hello, this.#options.reactorThread(), this.#options.starterThread);
     if (answer === undefined) {
       trace('directory: ignored a hello with an invalid key');
       return;

@@ -12,27 +12,37 @@ Atomics.compareExchange(data.control, CTL_STATE, State.Booting, State.Supervised
 
 /** What happened to the reactor before the watcher was loaded. */
 const early: { failure?: unknown; exitCode?: number; startError?: unknown; up?: boolean } = {};
-let reactor: Worker | undefined;
-try {
-  const reactorData: ReactorData = { control: data.control, port: data.port, box: data.box, hot: data.hot };
-  reactor = new Worker(new URL(data.reactorEntry), {
-    workerData: reactorData,
-    transferList: [data.port],
-    ...(data.resourceLimits === undefined ? {} : { resourceLimits: data.resourceLimits }),
-  });
-  reactor.once('error', (error: unknown) => {
-    early.failure = error;
-  });
-  reactor.once('exit', (code: number) => {
-    early.exitCode = code;
-  });
-} catch (error) {
-  early.startError = error;
+
+/** Starts the reactor thread; undefined if it could not be started (see `early`). */
+function launch(): Worker | undefined {
+  try {
+    const reactorData: ReactorData = { control: data.control, port: data.port, box: data.box, hot: data.hot };
+    const reactor = new Worker(new URL(data.reactorEntry), {
+      workerData: reactorData,
+      transferList: [data.port],
+      ...(data.resourceLimits === undefined ? {} : { resourceLimits: data.resourceLimits }),
+    });
+    reactor.once('error', (error: unknown) => {
+      early.failure = error;
+    });
+    reactor.once('exit', (code: number) => {
+      early.exitCode = code;
+    });
+    return reactor;
+  } catch (error) {
+    early.startError = error;
+    return undefined;
+  }
 }
+
+// The main thread's reactor boots while the election runs (start-up time matters most
+// there); a worker's waits to be elected, so that many workers calling setup() at once do
+// not boot a reactor each.
+const reactor = data.speculative ? launch() : undefined;
 
 try {
   const { watch } = await import('./watch.js');
-  watch(data, reactor, early);
+  watch(data, reactor, early, launch);
 } catch (error) {
   // Without its watcher nobody would see the reactor die: stop it now, and wake the
   // starting thread (which learns only that the reactor stopped).

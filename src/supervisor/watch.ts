@@ -11,17 +11,26 @@ import { parentPort, type Worker } from 'node:worker_threads';
 import { encodeThrown } from '../wire/codec.js';
 import { markStopped } from '../wire/control.js';
 import { CH_BEAT, CH_COUNTER, CTL_ACK, CTL_STATE, State } from '../wire/layout.js';
-import type { Forget, OpenChannel } from '../wire/messages.js';
+import type { Forget, OpenChannel, SupervisorData } from '../wire/messages.js';
 import { Directory } from './directory.js';
 
 /** How often the supervisor beats, in ms. */
 export const BEAT_MS = 100;
+/**
+ * How long each round of the election lasts: short when the main thread starts the
+ * reactor (a CLI's start-up), longer for a worker (a pool's workers tend to call setup()
+ * all at once, on a machine busy booting them).
+ */
+const MAIN_ROUND_MS = 12;
+const WORKER_ROUND_MS = 40;
 
 export function watch(
-  data: import('../wire/messages.js').SupervisorData,
-  reactor: Worker | undefined,
+  data: SupervisorData,
+  speculative: Worker | undefined,
   early: { failure?: unknown; exitCode?: number; startError?: unknown; up?: boolean },
+  launch: () => Worker | undefined,
 ): void {
+  let reactor = speculative;
   const { control } = data;
   /** Every channel's box, by its buffer. */
   const boxes = new Map<SharedArrayBuffer, Int32Array>([[data.box.buffer as SharedArrayBuffer, data.box]]);
@@ -60,26 +69,32 @@ export function watch(
     }
   };
 
-  if (reactor === undefined) {
-    stop(early.startError);
-    return;
-  }
-  if (early.exitCode !== undefined) {
-    ended(early.exitCode);
-    return;
-  }
-  reactor.on('error', (error: unknown) => {
-    early.failure = error;
-  });
-  reactor.on('exit', ended);
-  reactor.on('message', (message: { k?: unknown; box?: unknown }) => {
-    if (message.k === 'up') {
-      early.up = true;
-      serve();
-    } else if (message.k === 'forget' && message.box instanceof Int32Array) {
-      boxes.delete((message as Forget).box.buffer as SharedArrayBuffer);
+  /** Watches the reactor thread; false if it is gone already. */
+  const attach = (thread: Worker | undefined): thread is Worker => {
+    if (thread === undefined) {
+      stop(early.startError);
+      return false;
     }
-  });
+    if (early.exitCode !== undefined) {
+      ended(early.exitCode);
+      return false;
+    }
+    thread.on('error', (error: unknown) => {
+      early.failure = error;
+    });
+    thread.on('exit', ended);
+    thread.on('message', (message: { k?: unknown; box?: unknown }) => {
+      if (message.k === 'up') {
+        early.up = true;
+        serve();
+      } else if (message.k === 'forget' && message.box instanceof Int32Array) {
+        boxes.delete((message as Forget).box.buffer as SharedArrayBuffer);
+      }
+    });
+    return true;
+  };
+  if (data.speculative && !attach(reactor)) return;
+
   // The starting thread tells us when it exits: the reactor ends with it (its threads are
   // its children), so every caller must hear of it now, before that happens.
   parentPort?.on('message', (message: { k?: unknown }) => {
@@ -95,13 +110,18 @@ export function watch(
   parentPort?.unref();
 
   running.directory = new Directory({
-    reactorThread: reactor.threadId,
+    reactorThread: () => reactor?.threadId ?? -1,
     starterThread: data.starter,
     rank: Math.random(),
+    round: data.speculative ? MAIN_ROUND_MS : WORKER_ROUND_MS,
     keepAlive: false,
     open: () => Atomics.load(control, CTL_STATE) === State.Running,
     onWon() {
       won = true;
+      if (reactor === undefined) {
+        reactor = launch();
+        if (!attach(reactor)) return;
+      }
       serve();
     },
     onLost() {
@@ -109,14 +129,16 @@ export function watch(
       // find that one, and end.
       Atomics.compareExchange(control, CTL_STATE, State.Supervised, State.Deferred);
       wake(data.box);
-      reactor.off('exit', ended);
       finish();
-      void reactor.terminate();
+      if (reactor !== undefined) {
+        reactor.off('exit', ended);
+        void reactor.terminate();
+      }
     },
     onOpen(names, box, answer) {
       boxes.set(box.buffer as SharedArrayBuffer, box);
       const open: OpenChannel = { k: 'open', toReactor: names.toReactor, toCaller: names.toCaller, box, answer };
-      reactor.postMessage(open);
+      reactor?.postMessage(open);
     },
   });
   running.beat = setInterval(() => {

@@ -47,14 +47,46 @@ export interface HelloMessage {
   readonly nonce: string;
 }
 
-/** A thread would start a reactor; the lowest rank wins. */
+/** A thread would start a reactor (`claim`), or is starting or serving one (`leader`); the lowest rank wins. */
 export interface ClaimMessage {
   readonly crochet: typeof MARK;
   readonly k: 'claim' | 'leader';
   readonly rank: number;
 }
 
-export type DirectoryMessage = HelloMessage | ClaimMessage;
+/**
+ * Is there really a leader? Anyone can post a `leader` message; a real one answers this
+ * by writing its rank into the box (PROBE_BYTES of shared memory: Int32 0 set to 1 once
+ * answered, Float64 at byte 8 the rank).
+ */
+export interface ProbeMessage {
+  readonly crochet: typeof MARK;
+  readonly k: 'probe';
+  readonly box: SharedArrayBuffer;
+}
+
+export type DirectoryMessage = HelloMessage | ClaimMessage | ProbeMessage;
+
+/** Byte length of a probe's box. */
+export const PROBE_BYTES = 16;
+
+export function probe(box: SharedArrayBuffer): ProbeMessage {
+  return { crochet: MARK, k: 'probe', box };
+}
+
+/** Answers a probe with `rank` (once). */
+export function answerProbe(message: ProbeMessage, rank: number): void {
+  const flag = new Int32Array(message.box, 0, 1);
+  if (Atomics.compareExchange(flag, 0, 0, 2) !== 0) return;
+  new Float64Array(message.box, 8, 1)[0] = rank;
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+}
+
+/** The rank a probe's box was answered with, or undefined. */
+export function probeAnswer(box: SharedArrayBuffer): number | undefined {
+  return Atomics.load(new Int32Array(box, 0, 1), 0) === 1 ? new Float64Array(box, 8, 1)[0] : undefined;
+}
 
 const KEY_BYTES = 65;
 
@@ -70,6 +102,11 @@ export function parseDirectory(data: unknown): DirectoryMessage | undefined {
       if (!(box instanceof SharedArrayBuffer) || box.byteLength !== ANSWER_BYTES) return undefined;
       if (typeof nonce !== 'string' || !/^[0-9a-f]{32}$/.test(nonce)) return undefined;
       return { crochet: MARK, k: 'hello', key, box, nonce };
+    }
+    case 'probe': {
+      const { box } = message;
+      if (!(box instanceof SharedArrayBuffer) || box.byteLength !== PROBE_BYTES) return undefined;
+      return { crochet: MARK, k: 'probe', box };
     }
     case 'claim':
     case 'leader': {

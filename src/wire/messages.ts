@@ -212,6 +212,8 @@ export interface SupervisorData {
   readonly box: Int32Array;
   /** The starting thread's id. */
   readonly starter: number;
+  /** Whether to boot the reactor while the election runs (the main thread's setup()). */
+  readonly speculative: boolean;
   /** URL of the reactor's entry module. */
   readonly reactorEntry: string;
   /** How long the reactor stays hot after a message, in ms (the `hot` option of setup()). */
