@@ -85,7 +85,10 @@ describe('one reactor per process', () => {
       );
       for (const exit of exits) {
         const seen = report(exit);
-        assert.equal(seen['reactors'], 1, `reactor threads in one process: ${JSON.stringify(seen)}`);
+        // Almost always one from the start; when threads starved of CPU missed each other,
+        // two served for a moment, one stood down, and its callers moved to the other.
+        assert.equal(seen['settledOne'], true, `reactor threads in one process: ${JSON.stringify(seen)}`);
+        assert.equal(seen['stoodDown'], true, `failures other than a stand-down: ${JSON.stringify(seen)}`);
         assert.equal(seen['added'], 2);
       }
     }

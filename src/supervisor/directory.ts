@@ -176,11 +176,11 @@ export class Directory {
   }
 
   /**
-   * A leader spoke: believe it once a leader answers a probe (while announcing, only one
-   * with a better rank than this claim's).
+   * A leader spoke: believe it once a leader answers a probe (while announcing or serving,
+   * only one with a better rank than this one's).
    */
   #verify(rank: number): void {
-    const better = this.#phase === 'announcing';
+    const better = this.#phase === 'announcing' || this.#phase === 'serving';
     if (this.#probing !== undefined) return;
     this.#probing = rank;
     const box = new SharedArrayBuffer(PROBE_BYTES);
@@ -234,10 +234,14 @@ export class Directory {
             this.#post('leader');
           }
         } else if (phase === 'serving') {
+          // Two serve: they missed each other (a thread starved of CPU for longer than the
+          // election). The worse rank stands down; the other tells it so.
           if (message.rank < this.#rank) {
-            trace('directory: another directory serves too (rank %d)', message.rank);
+            trace('directory: another directory serves too (rank %d): this one stands down', message.rank);
+            this.#verify(message.rank);
+          } else {
+            this.#post('leader');
           }
-          this.#post('leader');
         }
         return;
       case 'claim':

@@ -125,6 +125,20 @@ export function watch(
       serve();
     },
     onLost() {
+      if (Atomics.load(control, CTL_STATE) === State.Running) {
+        // Two reactors served at once (their supervisors missed each other on a machine too
+        // busy for the election): this one stops, so that every thread ends up on the other.
+        stop(
+          new Error(
+            'Another reactor serves this process: two were started at once, on a machine too busy for them to hear of each other in time, and this one stood down. Call again: the next call finds the other',
+          ),
+        );
+        if (reactor !== undefined) {
+          reactor.off('exit', ended);
+          void reactor.terminate();
+        }
+        return;
+      }
       // Another reactor serves: this one never served anything. Let the starting thread
       // find that one, and end.
       Atomics.compareExchange(control, CTL_STATE, State.Supervised, State.Deferred);
