@@ -2,9 +2,10 @@
 // Every case runs in a fresh process; contenders alternate within each round, and the
 // figures reported are medians over rounds. Writes benchmarks/results.json and
 // BENCHMARKS.md (with a chart, benchmarks/latency.svg). Nothing here is a test: timings
-// never fail a build.
+// never fail a build. Ends with benchmarks/startup.mjs (whole-process start-up; its
+// rounds: STARTUP_ROUNDS), whose section is appended to BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -245,3 +246,15 @@ console.log(`trivial call, median µs (vs synckit):`);
 for (const [name, r] of Object.entries(trivialResults))
   console.log(`  ${name.padEnd(22)} ${f(r.median).padStart(7)}  ${(synckit / r.median).toFixed(2)}×`);
 console.log('wrote benchmarks/results.json, BENCHMARKS.md, benchmarks/latency.svg');
+
+// ---- whole-process start-up: benchmarks/startup.mjs, appended as its own section ------
+
+process.stderr.write('whole-process start-up\n');
+const startupSection = execFileSync(process.execPath, [fileURLToPath(new URL('./startup.mjs', import.meta.url))], {
+  encoding: 'utf8',
+  timeout: 1_800_000,
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, ROUNDS: process.env.STARTUP_ROUNDS ?? '' },
+});
+appendFileSync(new URL('BENCHMARKS.md', root), `\n${startupSection}`);
+console.log('wrote benchmarks/startup-results.json, appended its section to BENCHMARKS.md');
