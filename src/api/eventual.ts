@@ -5,7 +5,6 @@
  * wherever the reactor is. Stashed results are kept by the reactor, so that any thread of
  * the process can retrieve them.
  */
-import { randomUUID } from 'node:crypto';
 import { inspect, type InspectOptionsStylized } from 'node:util';
 import { encodeFailure } from '../wire/codec.js';
 import { expectedFailures, unknownResult } from '../caller/connection.js';
@@ -147,7 +146,8 @@ export class EventualResult<T> {
    *   thread is busy running synchronous code).
    */
   stash(): string {
-    const id = randomUUID();
+    // The Web Crypto global: no module to load at start-up for the rare stash().
+    const id = globalThis.crypto.randomUUID();
     const call = this.#call;
     if (this.#state === PENDING && call !== undefined && call.stash(id, this)) return id;
     access('stash()').stashOutcome(id, this, this.#outcome());

@@ -133,6 +133,8 @@ function checkDuration(value: unknown, what: string): number {
  * one exists (it may still be booting).
  */
 const PROBE_MS = 25;
+/** How long a thread whose reactor stopped asks for a new one before its call fails. */
+const REPROBE_MS = 250;
 /** After a probe found nothing, calls fail at once for this long instead of asking again. */
 const PROBE_AGAIN_MS = 1000;
 /** How long a starting thread that exits waits for its supervisor to tell every caller. */
@@ -279,7 +281,9 @@ export function requireConnection(callee: string, isWrapper = false): Connection
   // No reactor yet, or it stopped and another may have replaced it: ask the directory
   // (not again and again when it just said there is none).
   if (performance.now() - lastMiss > PROBE_AGAIN_MS) {
-    const found = find(hinted() ? Connection.startupLimit : PROBE_MS);
+    // After a stop, a new reactor is likely on its way (or just elected, on a busy machine):
+    // ask a little longer than when crochet was never used here.
+    const found = find(hinted() ? Connection.startupLimit : current === undefined ? PROBE_MS : REPROBE_MS);
     if (found !== undefined) {
       connection = found;
       return found;

@@ -55,6 +55,11 @@ export interface DirectoryOptions {
   readonly reactorThread: () => number;
   /** How long each round of the election lasts, in ms. */
   readonly round?: number;
+  /**
+   * Whether the election needs its second round: not for a claim whose rank beats any other
+   * but a reactor's already serving (the main thread's), which answers the first round.
+   */
+  readonly confirm?: boolean;
   /** The id of the thread that started the reactor, or -1 for the main thread after noSetup(). */
   readonly starterThread: number;
   /** Claim with this rank first; without it, serve at once (noSetup()). */
@@ -124,7 +129,12 @@ export class Directory {
     this.#phase = 'electing';
     this.#post('claim');
     this.#round(() => {
-      if (this.#phase === 'electing') {
+      if (this.#phase === 'electing' && this.#options.confirm === false) {
+        this.#phase = 'serving';
+        this.#post('leader');
+        trace('directory: elected (rank %d)', this.#rank);
+        this.#options.onWon?.();
+      } else if (this.#phase === 'electing') {
         this.#phase = 'announcing';
         this.#post('leader');
         this.#round(() => {

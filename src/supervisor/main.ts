@@ -28,6 +28,11 @@ function launch(): Worker | undefined {
     reactor.once('exit', (code: number) => {
       early.exitCode = code;
     });
+    // Its first message says it runs: heard here, since it may come before the watcher
+    // listens (a Worker's messages with no listener are lost).
+    reactor.on('message', (message: { k?: unknown } | null) => {
+      if (message?.k === 'up') early.up = true;
+    });
     return reactor;
   } catch (error) {
     early.startError = error;

@@ -21,8 +21,10 @@ export const BEAT_MS = 100;
  * reactor (a CLI's start-up), longer for a worker (a pool's workers tend to call setup()
  * all at once, on a machine busy booting them).
  */
-const MAIN_ROUND_MS = 12;
+const MAIN_ROUND_MS = 8;
 const WORKER_ROUND_MS = 40;
+/** Ranks below this are the main thread's. */
+const MAIN_RANKS = 1e-6;
 
 export function watch(
   data: SupervisorData,
@@ -83,9 +85,10 @@ export function watch(
       early.failure = error;
     });
     thread.on('exit', ended);
+    // It may have said it runs before this listened (see main.ts).
+    queueMicrotask(serve);
     thread.on('message', (message: { k?: unknown; box?: unknown }) => {
       if (message.k === 'up') {
-        early.up = true;
         serve();
       } else if (message.k === 'forget' && message.box instanceof Int32Array) {
         boxes.delete((message as Forget).box.buffer as SharedArrayBuffer);
@@ -112,8 +115,11 @@ export function watch(
   running.directory = new Directory({
     reactorThread: () => reactor?.threadId ?? -1,
     starterThread: data.starter,
-    rank: Math.random(),
+    // The main thread's claim beats any worker's (its reactor lives as long as the process);
+    // only a reactor already serving beats it, and answers within the first round.
+    rank: data.speculative ? Math.random() * MAIN_RANKS : MAIN_RANKS + Math.random() * (1 - MAIN_RANKS),
     round: data.speculative ? MAIN_ROUND_MS : WORKER_ROUND_MS,
+    confirm: !data.speculative,
     keepAlive: false,
     open: () => Atomics.load(control, CTL_STATE) === State.Running,
     onWon() {

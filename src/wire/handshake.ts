@@ -18,7 +18,7 @@
  * Every message received here is checked before use, and ignored if it is not exactly one
  * of these shapes: the directory is open to any code in the process.
  */
-import { createECDH, createHash, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import {
   ANS_KEY_LENGTH,
   ANS_KEY_OFFSET,
@@ -29,6 +29,16 @@ import {
   Answer,
   RING_BOX_BYTES,
 } from './layout.js';
+
+/**
+ * Node's crypto module, loaded on first use: loading it costs a few milliseconds, and most
+ * threads (the one that starts the reactor, the reactor itself) never shake hands.
+ */
+let crypto: typeof import('node:crypto') | undefined;
+function nodeCrypto(): typeof import('node:crypto') {
+  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  return crypto;
+}
 
 /** Name of the process-wide broadcast channel where threads look for the reactor. */
 export const DIRECTORY = 'crochet:directory:v2';
@@ -132,14 +142,14 @@ export interface ChannelNames {
 }
 
 function namesFrom(secret: Uint8Array, nonce: string): ChannelNames {
-  const base = `crochet:${createHash('sha256').update(secret).update(nonce).digest('hex')}`;
+  const base = `crochet:${nodeCrypto().createHash('sha256').update(secret).update(nonce).digest('hex')}`;
   return { toReactor: `${base}:in`, toCaller: `${base}:out` };
 }
 
 /** The asking side of a handshake. */
 export class Hello {
-  readonly #ecdh = createECDH('prime256v1');
-  readonly #nonce = randomBytes(16).toString('hex');
+  readonly #ecdh = nodeCrypto().createECDH('prime256v1');
+  readonly #nonce = nodeCrypto().randomBytes(16).toString('hex');
   readonly answer = new Int32Array(new SharedArrayBuffer(ANSWER_BYTES));
   readonly message: HelloMessage;
 
@@ -188,7 +198,7 @@ export function answerHello(
   reactorThread: number,
   starterThread: number,
 ): { readonly names: ChannelNames; publish(): boolean } | undefined {
-  const ecdh = createECDH('prime256v1');
+  const ecdh = nodeCrypto().createECDH('prime256v1');
   const key = ecdh.generateKeys();
   let secret: Uint8Array;
   try {
