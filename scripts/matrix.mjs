@@ -95,6 +95,67 @@ function nodeCounts(output) {
   return Number.isNaN(counts.passed) ? undefined : counts;
 }
 
+/**
+ * The tests that failed in node:test's TAP output, as `file: suite > test`: the `not ok`
+ * lines, but for suites that failed only because tests in them did.
+ */
+function nodeFailures(output) {
+  const lines = output.split('\n');
+  const open = []; // [indent, name] of the subtests whose result has not come yet
+  const failed = [];
+  for (const [at, line] of lines.entries()) {
+    const header = /^(\s*)# Subtest: (.*)$/.exec(line);
+    if (header !== null) {
+      open.push([header[1].length, header[2]]);
+      continue;
+    }
+    const result = /^(\s*)(ok|not ok) \d+ - /.exec(line);
+    if (result === null) continue;
+    const indent = result[1].length;
+    while (open.length > 0 && open.at(-1)[0] > indent) open.pop();
+    const path = open.map(([, name]) => name);
+    if (open.at(-1)?.[0] === indent) open.pop();
+    if (result[2] !== 'not ok') continue;
+    // Its details, up to `...`: a suite that failed with its tests says so.
+    const details = lines.slice(at + 1, at + 40);
+    const end = details.findIndex((next) => next === `${result[1]}  ...`);
+    const field = (key) =>
+      details.slice(0, end === -1 ? undefined : end).find((next) => next.startsWith(`${result[1]}  ${key}: `));
+    if (field('failureType')?.includes("'subtestsFailed'")) continue;
+    const location = field('location');
+    const file = /([^/\\']+\.test\.js)/.exec(location ?? '')?.[1] ?? '?';
+    failed.push(`${file}: ${path.join(' > ')}`);
+  }
+  return failed;
+}
+
+/** Runs the test suite with node:test; lists the tests that failed, with their file. */
+async function nodeSuite(binary) {
+  const result = await run(binary, [
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-reporter=tap',
+    ...testFiles,
+  ]);
+  mkdirSync(logs, { recursive: true });
+  writeFileSync(join(logs, `node-${/\d+/.exec(await version(binary))?.[0] ?? 'x'}.txt`), result.output);
+  const failed = nodeFailures(result.output);
+  return {
+    ...result,
+    counts: nodeCounts(result.output),
+    byFile: true,
+    output:
+      failed.length > 0
+        ? failed.map((test) => `  ✗ ${test}`).join('\n')
+        : result.output.split('\n').slice(-60).join('\n'),
+  };
+}
+
+/** The version a Node binary reports. */
+async function version(binary) {
+  return (await run(binary, ['--version'], { timeout: 30_000 })).output.trim();
+}
+
 /** The tests of one `bun test` run: its `(pass)`, `(fail)`, `(skip)` and `(todo)` lines. */
 function bunTests(output) {
   const found = { passed: [], failed: [], skipped: [] };
@@ -198,7 +259,7 @@ for (const major of wanted('node') ? ['22', '24', '26'] : []) {
 for (const [major, binary] of wanted('node') ? nodes : []) {
   const name = `Node ${major}`;
   if (binary !== process.execPath) {
-    check(name, 'the test suite', await run(binary, ['--test', `--test-concurrency=${concurrency}`, ...testFiles]));
+    check(name, 'the test suite', await nodeSuite(binary));
   }
   const modern = Number(major) >= 22;
   check(name, 'TypeScript reactor module, tsx', await program(binary, ['--import', 'tsx'], ...tsModule), modern);
