@@ -5,8 +5,9 @@
 // its own as `node --test` does; reactor modules written in TypeScript under tsx and under
 // Node's own type stripping, and the small programs of test/runtime/ on every runtime.
 // Runtimes are installed once into .matrix/. Prints a table with the tests passed, failed
-// and skipped on each runtime, then what failed; the full output of each test file run by
-// Bun or Deno is kept in .matrix/logs/. Exits with 1 if anything expected to work did not.
+// and skipped on each runtime, then what failed; the full output of each Node suite and of
+// each test file run by Bun or Deno is kept in .matrix/logs/. Exits with 1 if anything
+// expected to work did not.
 // `node scripts/matrix.mjs bun deno` runs only the runtimes named (node, bun, deno).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
