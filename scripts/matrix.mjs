@@ -250,6 +250,8 @@ async function program(binary, args, path, expected) {
 const tsModule = ['test/runtime/ts-module.ts', '{"length":5,"inReactor":true}'];
 // Top-level await, wrappers made by Array.prototype.map, and a .js.map next to the module.
 const tlaModule = ['build/test/runtime/tla-module.js', '{"sum":42,"twice":10,"thrice":15,"inReactor":true}'];
+// The stack of a TimeoutError starts at the caller (Bun drops frames in tail position).
+const stackModule = ['build/test/runtime/timeout-stack.js', '{"waitFor":true,"wait":true}'];
 const dnsExample = ['build/examples/blocking-dns.js', 'localhost -> 127.0.0.1'];
 
 // ---- Node ------------------------------------------------------------------------------
@@ -266,6 +268,7 @@ for (const [major, binary] of wanted('node') ? nodes : []) {
   check(name, 'TypeScript reactor module, tsx', await program(binary, ['--import', 'tsx'], ...tsModule), modern);
   check(name, 'TypeScript reactor module, type stripping', await program(binary, [], ...tsModule), modern);
   check(name, 'module with top-level await', await program(binary, [], ...tlaModule));
+  check(name, 'stack of a TimeoutError', await program(binary, [], ...stackModule));
 }
 
 // ---- Bun -------------------------------------------------------------------------------
@@ -275,6 +278,7 @@ if (wanted('bun')) {
   check('Bun', 'the test suite', await suite('Bun', (file) => [bun, ['test', '--timeout=600000', file]], bunTests));
   check('Bun', 'TypeScript reactor module', await program(bun, [], ...tsModule));
   check('Bun', 'module with top-level await', await program(bun, [], ...tlaModule));
+  check('Bun', 'stack of a TimeoutError', await program(bun, [], ...stackModule));
   check('Bun', 'example blocking-dns', await program(bun, [], ...dnsExample));
 }
 
@@ -292,6 +296,7 @@ if (wanted('deno')) {
   check('Deno', 'the test suite', await suite('Deno', denoTest, denoReport));
   check('Deno', 'TypeScript reactor module', await program(deno, ['run', '-A'], ...tsModule));
   check('Deno', 'module with top-level await', await program(deno, ['run', '-A'], ...tlaModule));
+  check('Deno', 'stack of a TimeoutError', await program(deno, ['run', '-A'], ...stackModule));
   check('Deno', 'example blocking-dns', await program(deno, ['run', '-A'], ...dnsExample), false);
 }
 
