@@ -12,6 +12,7 @@
 import {
   isMainThread,
   MessageChannel,
+  type MessagePort,
   threadId,
   Worker,
   getEnvironmentData,
@@ -31,7 +32,13 @@ import { Directory } from '../supervisor/directory.js';
 import { CrochetError } from './errors.js';
 import { checkFunction, checkOptions, checkTimeout, describe } from './options.js';
 import { BOX_BYTES, CTL_ACK, CTL_BYTES, CTL_STATE, CTL_WORK, State } from '../wire/layout.js';
-import { ENVIRONMENT_KEY, type ReactorHint, type StarterExiting, type SupervisorData } from '../wire/messages.js';
+import {
+  ENVIRONMENT_KEY,
+  type ReactorData,
+  type ReactorHint,
+  type StarterExiting,
+  type SupervisorData,
+} from '../wire/messages.js';
 import { becomeSink, checkLogger, setForwarder, type Logger } from '../common/report.js';
 import { becomeReactor, currentEngine, currentRole, setEngine } from '../common/thread.js';
 
@@ -133,8 +140,11 @@ function checkDuration(value: unknown, what: string): number {
  * one exists (it may still be booting).
  */
 const PROBE_MS = 25;
-/** How long a thread whose reactor stopped asks for a new one before its call fails. */
-const REPROBE_MS = 250;
+/**
+ * How long a call with no reactor known asks the directory before it fails: a reactor may
+ * be starting (another thread's setup() just now), and its supervisor answers once elected.
+ */
+const CALL_PROBE_MS = 250;
 /** After a probe found nothing, calls fail at once for this long instead of asking again. */
 const PROBE_AGAIN_MS = 1000;
 /** How long a starting thread that exits waits for its supervisor to tell every caller. */
@@ -143,7 +153,14 @@ const EXIT_NOTICE_MS = 500;
 let connection: Connection | undefined;
 let mode: 'none' | 'setup' | 'noSetup' = 'none';
 /** The supervisor thread and control block, when this thread started the current reactor. */
-let started: { readonly supervisor: Worker; readonly control: Int32Array; readonly connection: Connection } | undefined;
+let started:
+  | {
+      readonly supervisor: Worker;
+      readonly reactor: Worker | undefined;
+      readonly control: Int32Array;
+      readonly connection: Connection;
+    }
+  | undefined;
 /** When a probe last found no reactor (performance.now()), or -Infinity. */
 let lastMiss = -Infinity;
 
@@ -283,7 +300,7 @@ export function requireConnection(callee: string, isWrapper = false): Connection
   if (performance.now() - lastMiss > PROBE_AGAIN_MS) {
     // After a stop, a new reactor is likely on its way (or just elected, on a busy machine):
     // ask a little longer than when crochet was never used here.
-    const found = find(hinted() ? Connection.startupLimit : current === undefined ? PROBE_MS : REPROBE_MS);
+    const found = find(hinted() ? Connection.startupLimit : CALL_PROBE_MS);
     if (found !== undefined) {
       connection = found;
       return found;
@@ -323,6 +340,38 @@ function hinted(): boolean {
   if (hint === undefined || !(hint.control instanceof Int32Array)) return false;
   const state = Atomics.load(hint.control, CTL_STATE);
   return state !== State.Stopped && state !== State.Stopping && state !== State.Deferred;
+}
+
+/** Options that preload modules: a reactor started beside its supervisor is guarded from their failures. */
+const PRELOADS = /^(?:--import|--require|-r|--loader|--experimental-loader)(?:=|$)/;
+
+/**
+ * Starts the reactor thread from this thread. When this process preloads modules (which
+ * Node preloads in every worker too), a guard is preloaded first, so that their failure
+ * there is recorded for every caller (see reactor/guard.ts).
+ */
+function startBeside(entry: URL, workerData: ReactorData, transferList: MessagePort[]): Worker {
+  const plain = (): Worker => new Worker(entry, { workerData, transferList });
+  if (!onNode() || !process.execArgv.some((arg) => PRELOADS.test(arg))) return plain();
+  const guard = ['--import', new URL('./reactor/guard.js', import.meta.url).href];
+  let execArgv = process.execArgv;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      return new Worker(entry, { workerData, transferList, execArgv: [...guard, ...execArgv] });
+    } catch (error) {
+      // Options given explicitly are checked, unlike inherited ones: leave out those Node
+      // names as not for workers (--expose-gc, --max-old-space-size…), and try again.
+      const invalid = /invalid execArgv flags: (.*)$/.exec((error as Error).message)?.[1]?.split(/,\s*/);
+      if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV' || invalid === undefined) break;
+      execArgv = execArgv.filter((arg) => !invalid.includes(arg));
+    }
+  }
+  return plain();
+}
+
+/** Whether this is Node (Bun and Deno refuse preloads in a worker's `execArgv`). */
+function onNode(): boolean {
+  return typeof process.versions['bun'] !== 'string' && !('Deno' in globalThis);
 }
 
 /** Tells threads created from now on that a reactor exists. */
@@ -401,21 +450,35 @@ function start(
   const control = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
   const box = new Int32Array(new SharedArrayBuffer(BOX_BYTES));
   const { port1, port2 } = new MessageChannel();
+  const reactorEntry = new URL('./reactor-main.js', import.meta.url);
+  // The main thread starts the reactor beside the supervisor, so that the two boot at the
+  // same time (start-up is what a command-line tool pays on every run); the supervisor
+  // then watches it through a port. With resource limits, or from a worker (whose reactor
+  // boots only once elected), the supervisor starts it, as its child (see supervisor/link.ts).
+  let reactor: Worker | undefined;
+  let beside: { port: MessagePort; threadId: number } | undefined;
+  if (isMainThread && resourceLimits === undefined) {
+    const link = new MessageChannel();
+    const reactorData: ReactorData = { control, port: port2, box, hot, supervisor: link.port1 };
+    reactor = startBeside(reactorEntry, reactorData, [port2, link.port1]);
+    reactor.unref();
+    beside = { port: link.port2, threadId: reactor.threadId };
+  }
   const workerData: SupervisorData = {
     control,
-    port: port2,
     box,
     starter: threadId,
     speculative: isMainThread,
-    reactorEntry: new URL('./reactor-main.js', import.meta.url).href,
+    reactorEntry: reactorEntry.href,
     hot,
+    ...(beside === undefined ? { port: port2 } : { reactor: beside }),
     ...(resourceLimits === undefined ? {} : { resourceLimits }),
   };
-  // The supervisor owns the reactor thread, so that a thread whose loop is always free
-  // sees the reactor die (even of out-of-memory) and can wake blocked callers.
+  // The supervisor's event loop is never blocked: it sees the reactor die (even of running
+  // out of memory) and wakes blocked callers.
   const watcher = new Worker(new URL('./supervisor/main.js', import.meta.url), {
     workerData,
-    transferList: [port2],
+    transferList: beside === undefined ? [port2] : [beside.port],
   });
   const result = new Connection(
     { box, endpoint: portEndpoint(port1), beats: false, ring: false, starter: threadId },
@@ -436,7 +499,7 @@ function start(
       },
     },
   );
-  const outside = (cause: Error): void => {
+  const outside = (cause: unknown): void => {
     // A supervisor that stood down for another reactor ends normally.
     if (Atomics.load(control, CTL_STATE) === State.Deferred) return;
     result.stopFromOutside(cause);
@@ -444,11 +507,19 @@ function start(
   watcher.on('error', (error: unknown) => {
     outside(new Error('The reactor supervisor thread failed', { cause: error }));
   });
+  // Started here, the reactor's own events come here too: whichever of this thread and the
+  // supervisor hears of its end first records why.
+  reactor?.on('error', (error: unknown) => {
+    outside(error);
+  });
+  reactor?.on('exit', (code: number) => {
+    outside(new Error(`The reactor thread exited with code ${code}`));
+  });
   watcher.on('exit', (code: number) => {
     outside(new Error(`The reactor supervisor thread exited with code ${code}`));
   });
   watcher.unref();
-  started = { supervisor: watcher, control, connection: result };
+  started = { supervisor: watcher, reactor, control, connection: result };
   hookExit();
   announce(control, spin);
   trace('setup(): reactor starting');
@@ -460,7 +531,10 @@ function start(
 function stopReactor(target: Connection, timeout: number): void {
   if (!target.shutdown(timeout)) {
     target.forceStopped(new Error(`The reactor did not shut down within ${timeout} ms; it was stopped`));
-    if (started !== undefined && target === started.connection) void started.supervisor.terminate();
+    if (started !== undefined && target === started.connection) {
+      void started.supervisor.terminate();
+      void started.reactor?.terminate();
+    }
   }
   target.drainAll();
 }

@@ -40,6 +40,10 @@ function isOpen(message: unknown): message is OpenChannel {
 
 /** Runs the reactor in this thread. */
 export function startReactor(data: ReactorData): void {
+  // Preloads are done: errors from now on are reactor code's (see guard.ts).
+  const guard = globalThis as { [key: symbol]: unknown };
+  const unguard = guard[Symbol.for('crochet.reactor.guard')];
+  if (typeof unguard === 'function') (unguard as () => void)();
   becomeReactor();
   const { control } = data;
   Engine.hotMs = data.hot;
@@ -64,15 +68,21 @@ export function startReactor(data: ReactorData): void {
   };
 
   engine.logTo(engine.addChannel(portEndpoint(data.port), data.box, true));
+  // The supervisor: this thread's parent, or beside it (then a port to it was given).
+  const supervisor = data.supervisor ?? parentPort;
   // A channel that closes (its thread said goodbye) leaves nothing behind in the supervisor.
   const forget = (channel: { readonly sig: Int32Array }): void => {
     const message: Forget = { k: 'forget', box: channel.sig };
-    parentPort?.postMessage(message);
+    supervisor?.postMessage(message);
   };
-  parentPort?.on('message', (message: unknown) => {
-    if (!isOpen(message)) return;
-    engine.openRing(message, message.box, message.answer, true, forget);
+  supervisor?.on('message', (message: unknown) => {
+    if (isOpen(message)) {
+      engine.openRing(message, message.box, message.answer, true, forget);
+    } else if ((message as { k?: unknown } | null)?.k === 'stand-down') {
+      // Another reactor won the election before this one served anything: end quietly.
+      exit(0);
+    }
   });
-  parentPort?.postMessage({ k: 'up' });
+  supervisor?.postMessage({ k: 'up' });
   trace('reactor running');
 }

@@ -7,12 +7,13 @@
  * a while know that the reactor's threads are gone without a word (the thread that started
  * them was terminated).
  */
-import { parentPort, type Worker } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { encodeThrown } from '../wire/codec.js';
 import { markStopped } from '../wire/control.js';
 import { CH_BEAT, CH_COUNTER, CTL_ACK, CTL_STATE, State } from '../wire/layout.js';
 import type { Forget, OpenChannel, SupervisorData } from '../wire/messages.js';
 import { Directory } from './directory.js';
+import type { Early, ReactorLink } from './link.js';
 
 /** How often the supervisor beats, in ms. */
 export const BEAT_MS = 100;
@@ -28,11 +29,12 @@ const MAIN_RANKS = 1e-6;
 
 export function watch(
   data: SupervisorData,
-  speculative: Worker | undefined,
-  early: { failure?: unknown; exitCode?: number; startError?: unknown; up?: boolean },
-  launch: () => Worker | undefined,
+  started: ReactorLink | undefined,
+  early: Early,
+  launch: () => ReactorLink | undefined,
+  failed: { cause?: unknown },
 ): void {
-  let reactor = speculative;
+  let reactor = started;
   const { control } = data;
   /** Every channel's box, by its buffer. */
   const boxes = new Map<SharedArrayBuffer, Int32Array>([[data.box.buffer as SharedArrayBuffer, data.box]]);
@@ -54,16 +56,6 @@ export function watch(
     markStopped(control, encodeThrown(cause), boxes.values(), Atomics.load(control, CTL_STATE) === State.Stopping);
     finish();
   };
-  const ended = (code: number): void => {
-    stop(
-      early.failure ??
-        new Error(
-          Atomics.load(control, CTL_STATE) === State.Running
-            ? `The reactor thread exited with code ${code}`
-            : `The reactor thread failed to start (exit code ${code})`,
-        ),
-    );
-  };
   const serve = (): void => {
     if (!won || early.up !== true) return;
     if (Atomics.compareExchange(control, CTL_STATE, State.Supervised, State.Running) === State.Supervised) {
@@ -71,32 +63,27 @@ export function watch(
     }
   };
 
-  /** Watches the reactor thread; false if it is gone already. */
-  const attach = (thread: Worker | undefined): thread is Worker => {
-    if (thread === undefined) {
-      stop(early.startError);
+  /** Watches the reactor thread; false if it could not be started. */
+  const attach = (link: ReactorLink | undefined): link is ReactorLink => {
+    if (link === undefined) {
+      stop(failed.cause ?? new Error('The reactor thread could not be started'));
       return false;
     }
-    if (early.exitCode !== undefined) {
-      ended(early.exitCode);
-      return false;
-    }
-    thread.on('error', (error: unknown) => {
-      early.failure = error;
-    });
-    thread.on('exit', ended);
-    // It may have said it runs before this listened (see main.ts).
-    queueMicrotask(serve);
-    thread.on('message', (message: { k?: unknown; box?: unknown }) => {
+    link.onMessage((message) => {
       if (message.k === 'up') {
         serve();
       } else if (message.k === 'forget' && message.box instanceof Int32Array) {
         boxes.delete((message as Forget).box.buffer as SharedArrayBuffer);
       }
     });
+    link.onEnd(stop);
+    // It may have said it runs before this listened (see link.ts).
+    queueMicrotask(serve);
     return true;
   };
-  if (data.speculative && !attach(reactor)) return;
+  if (reactor !== undefined || data.speculative || data.reactor !== undefined) {
+    if (!attach(reactor)) return;
+  }
 
   // The starting thread tells us when it exits: the reactor ends with it (its threads are
   // its children), so every caller must hear of it now, before that happens.
@@ -139,10 +126,7 @@ export function watch(
             'Another reactor serves this process: two were started at once, on a machine too busy for them to hear of each other in time, and this one stood down. Call again: the next call finds the other',
           ),
         );
-        if (reactor !== undefined) {
-          reactor.off('exit', ended);
-          void reactor.terminate();
-        }
+        reactor?.end();
         return;
       }
       // Another reactor serves: this one never served anything. Let the starting thread
@@ -150,15 +134,12 @@ export function watch(
       Atomics.compareExchange(control, CTL_STATE, State.Supervised, State.Deferred);
       wake(data.box);
       finish();
-      if (reactor !== undefined) {
-        reactor.off('exit', ended);
-        void reactor.terminate();
-      }
+      reactor?.end();
     },
     onOpen(names, box, answer) {
       boxes.set(box.buffer as SharedArrayBuffer, box);
       const open: OpenChannel = { k: 'open', toReactor: names.toReactor, toCaller: names.toCaller, box, answer };
-      reactor?.postMessage(open);
+      reactor?.post(open);
     },
   });
   running.beat = setInterval(() => {

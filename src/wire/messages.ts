@@ -207,11 +207,13 @@ export interface ReactorHint {
 /** What the supervisor thread is started with. */
 export interface SupervisorData {
   readonly control: Int32Array;
-  /** The starting thread's port and box. */
-  readonly port: MessagePort;
+  /** The starting thread's box (and, when the supervisor starts the reactor, its port). */
   readonly box: Int32Array;
+  readonly port?: MessagePort;
   /** The starting thread's id. */
   readonly starter: number;
+  /** A reactor the starting thread started beside the supervisor: a port to it, and its thread id. */
+  readonly reactor?: { readonly port: MessagePort; readonly threadId: number };
   /** Whether to boot the reactor while the election runs (the main thread's setup()). */
   readonly speculative: boolean;
   /** URL of the reactor's entry module. */
@@ -225,9 +227,12 @@ export interface SupervisorData {
 /** What the reactor thread is started with. */
 export interface ReactorData {
   readonly control: Int32Array;
+  /** The starting thread's port and box. */
   readonly port: MessagePort;
   readonly box: Int32Array;
   readonly hot: number;
+  /** A port to the supervisor, when it did not start this thread (else its parent port). */
+  readonly supervisor?: MessagePort;
 }
 
 /** Supervisor → reactor: serve a channel a thread opened by the directory. */
