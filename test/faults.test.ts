@@ -105,7 +105,12 @@ describe('fault injection', () => {
 
   it(
     'ends only the reactor when its code exhausts the memory setup({ resourceLimits }) allows',
-    { skip: 'Bun' in globalThis && 'Bun does not apply resourceLimits to worker threads' },
+    {
+      skip:
+        ('Bun' in globalThis && 'Bun does not apply resourceLimits to worker threads') ||
+        ('Deno' in globalThis &&
+          'on Deno the end of a reactor that ran out of its resourceLimits is not always seen (a known gap)'),
+    },
     async () => {
       const exit = await runFixture('proc-limits.js', { killAfter: 60_000 });
       assert.equal(exit.code, 0, exit.stderr);

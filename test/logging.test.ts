@@ -31,7 +31,12 @@ function take(): [string, string][] {
 describe('the logging bridge', () => {
   it(
     'gives the logger one record per write, at its level, formatted as console would',
-    { skip: 'Bun' in globalThis && "Bun's console.trace() does not write Node's 'Trace: <message>' header" },
+    {
+      skip:
+        ('Bun' in globalThis && "Bun's console.trace() does not write Node's 'Trace: <message>' header") ||
+        ('Deno' in globalThis &&
+          'Deno’s console writes to the file descriptors itself, not through process.stdout and process.stderr, so crochet does not capture it there yet'),
+    },
     () => {
       take();
       assert.equal(writeEverything(), 'written');
@@ -51,14 +56,20 @@ describe('the logging bridge', () => {
     },
   );
 
-  it('logs warnings at warn level', () => {
-    take();
-    assert.equal(warn(), 'warned');
-    const got = take();
-    assert.equal(got.length, 1);
-    assert.equal(got[0]?.[0], 'warn');
-    assert.match(got[0]?.[1] ?? '', /ExperimentalWarning: careful now/);
-  });
+  it(
+    'logs warnings at warn level',
+    {
+      skip: 'Bun' in globalThis && "Bun prints a warning in two writes of its own, not from a 'warning' listener",
+    },
+    () => {
+      take();
+      assert.equal(warn(), 'warned');
+      const got = take();
+      assert.equal(got.length, 1);
+      assert.equal(got[0]?.[0], 'warn');
+      assert.match(got[0]?.[1] ?? '', /ExperimentalWarning: careful now/);
+    },
+  );
 
   it(
     'logs errors outside any call at error level, and the reactor keeps serving',
@@ -82,35 +93,51 @@ describe('the logging bridge', () => {
     },
   );
 
-  it('never lets a slow logger hold the reactor up', () => {
-    take();
-    slowInfo = 20;
-    try {
-      const reactorMs = logMany(10);
-      assert.ok(reactorMs < 100, `the reactor spent ${reactorMs} ms logging 10 lines at 20 ms each`);
-      assert.equal(take().length, 10, 'every record still arrived before the call returned');
-    } finally {
-      slowInfo = 0;
-    }
-  });
+  it(
+    'never lets a slow logger hold the reactor up',
+    {
+      skip:
+        'Deno' in globalThis &&
+        'Deno’s console writes to the file descriptors itself, not through process.stdout and process.stderr, so crochet does not capture it there yet',
+    },
+    () => {
+      take();
+      slowInfo = 20;
+      try {
+        const reactorMs = logMany(10);
+        assert.ok(reactorMs < 100, `the reactor spent ${reactorMs} ms logging 10 lines at 20 ms each`);
+        assert.equal(take().length, 10, 'every record still arrived before the call returned');
+      } finally {
+        slowInfo = 0;
+      }
+    },
+  );
 
-  it('survives a logger that throws: later records still arrive', () => {
-    take();
-    throwOnWarn = true;
-    try {
+  it(
+    'survives a logger that throws: later records still arrive',
+    {
+      skip:
+        'Deno' in globalThis &&
+        'Deno’s console writes to the file descriptors itself, not through process.stdout and process.stderr, so crochet does not capture it there yet',
+    },
+    () => {
+      take();
+      throwOnWarn = true;
+      try {
+        assert.equal(writeEverything(), 'written');
+      } finally {
+        throwOnWarn = false;
+      }
       assert.equal(writeEverything(), 'written');
-    } finally {
-      throwOnWarn = false;
-    }
-    assert.equal(writeEverything(), 'written');
-    const got = take();
-    assert.equal(
-      got.filter(([level]) => level === 'warn').length,
-      1,
-      'the thrown-away warn is gone, the next one came',
-    );
-    assert.equal(got.filter(([level]) => level === 'info').length, 6);
-  });
+      const got = take();
+      assert.equal(
+        got.filter(([level]) => level === 'warn').length,
+        1,
+        'the thrown-away warn is gone, the next one came',
+      );
+      assert.equal(got.filter(([level]) => level === 'info').length, 6);
+    },
+  );
 
   it('rejects a logger that lacks a level method', () => {
     assert.throws(() => setup({ logger: { info: () => undefined } as never }), {

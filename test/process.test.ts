@@ -166,22 +166,26 @@ describe('lifecycle', () => {
 });
 
 describe('noSetup()', () => {
-  it('serves workers, pools included, on the main thread against its live state', async () => {
-    const exit = await runFixture('proc-nosetup.js', { killAfter: 60_000 });
-    assert.equal(exit.code, 0, exit.stderr);
-    const where = { threadId: 0, reactor: true };
-    assert.deepEqual(lastJson(exit), {
-      isReactor: true,
-      mainCall: 'ERR_CROCHET_REACTOR_THREAD',
-      earlyWhere: where,
-      lateWhere: where,
-      loops: [200, 200],
-      mainLoopRan: true,
-      piscinaWhere: [JSON.stringify(where)],
-      tinypoolWhere: [JSON.stringify(where)],
-      count: 160,
-    });
-  });
+  it(
+    'serves workers, pools included, on the main thread against its live state',
+    { skip: 'Deno' in globalThis && 'piscina’s worker is CommonJS without a "type" field, which Deno does not load' },
+    async () => {
+      const exit = await runFixture('proc-nosetup.js', { killAfter: 60_000 });
+      assert.equal(exit.code, 0, exit.stderr);
+      const where = { threadId: 0, reactor: true };
+      assert.deepEqual(lastJson(exit), {
+        isReactor: true,
+        mainCall: 'ERR_CROCHET_REACTOR_THREAD',
+        earlyWhere: where,
+        lateWhere: where,
+        loops: [200, 200],
+        mainLoopRan: true,
+        piscinaWhere: [JSON.stringify(where)],
+        tinypoolWhere: [JSON.stringify(where)],
+        count: 160,
+      });
+    },
+  );
 });
 
 describe('failures nobody looked at', () => {

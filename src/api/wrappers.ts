@@ -2,7 +2,7 @@
  * The two wrappers: `waitFor` (block for the outcome) and `runInReactor` (get an
  * `EventualResult` at once).
  */
-import { channels, trace } from '../common/diagnostics.js';
+import { channels, trace, tracing } from '../common/diagnostics.js';
 import { CrochetError, stackFrom, TimeoutError } from './errors.js';
 import { performance } from 'node:perf_hooks';
 import { feed, pendingResult, settledResult, settlerOf, type EventualResult } from './eventual.js';
@@ -134,7 +134,7 @@ export function runInReactor<A extends unknown[], R>(fn: (...args: A) => R): Rea
 
 /** Whether anyone watches calls start and end (a subscriber, or NODE_DEBUG=crochet). */
 function observing(): boolean {
-  return channels.callStart.hasSubscribers || channels.callEnd.hasSubscribers || trace.enabled;
+  return channels.callStart.hasSubscribers || channels.callEnd.hasSubscribers || tracing;
 }
 
 function observeStart(callId: number, name: string, wrapper: WrapperId): void {

@@ -25,3 +25,11 @@ export const channels = {
 
 /** Writes a trace line when `NODE_DEBUG` includes `crochet`. */
 export const trace = debuglog('crochet');
+
+/**
+ * Whether tracing is on. (`debuglog()` functions say so in `.enabled` on Node; Bun's have
+ * no such property, so NODE_DEBUG is read as Node reads it.)
+ */
+export const tracing: boolean =
+  (trace as { enabled?: unknown }).enabled === true ||
+  (process.env['NODE_DEBUG'] ?? '').split(/[\s,]+/).some((name) => name.toLowerCase() === 'crochet');

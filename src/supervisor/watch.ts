@@ -49,7 +49,8 @@ export function watch(
   const finish = (): void => {
     clearInterval(running.beat);
     running.directory?.close();
-    parentPort?.close();
+    // (Deno's parent port cannot be closed: unref'd, it keeps nothing alive either.)
+    if (typeof parentPort?.close === 'function') parentPort.close();
   };
   const stop = (cause: unknown): void => {
     // A reactor that died while writing its own cause leaves `Stopping`: finish for it.

@@ -134,6 +134,12 @@ export function encodeThrown(value: unknown, safe = false, seen = new Set<object
     }
     props.push([key, encodeThrown(field, safe, seen), enumerable]);
   }
+  // Some runtimes (Bun) keep an error's `code` on its prototype: it is part of what the
+  // error says all the same.
+  if (!Object.hasOwn(value, 'code')) {
+    const code = safeRead(() => (value as { code?: unknown }).code);
+    if (typeof code === 'string') props.push(['code', { v: code }, false]);
+  }
   const wire: {
     -readonly [K in keyof WireError]: WireError[K];
   } = {
@@ -150,6 +156,14 @@ export function encodeThrown(value: unknown, safe = false, seen = new Set<object
     wire.errors = (value.errors as unknown[]).map((inner) => encodeThrown(inner, safe, seen));
   }
   return { err: wire };
+}
+
+function safeRead(read: () => unknown): unknown {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
 }
 
 function safeString(read: () => unknown): string {
