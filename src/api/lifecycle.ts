@@ -21,7 +21,8 @@ import {
 } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Connection, setSpin, type Transport } from '../caller/connection.js';
-import { discover } from '../caller/discovery.js';
+import { directoryChannel, discover } from '../caller/discovery.js';
+import { Hello } from '../wire/handshake.js';
 import { channels, trace } from '../common/diagnostics.js';
 import { portEndpoint } from '../wire/endpoint.js';
 import { Engine } from '../reactor/engine.js';
@@ -140,6 +141,8 @@ function checkDuration(value: unknown, what: string): number {
  * one exists (it may still be booting).
  */
 const PROBE_MS = 25;
+/** How long noSetup() asks whether a reactor thread serves already (once, at a server's start). */
+const NO_SETUP_PROBE_MS = 100;
 /**
  * How long a call with no reactor known asks the directory before it fails: a reactor may
  * be starting (another thread's setup() just now), and its supervisor answers once elected.
@@ -243,7 +246,7 @@ export function noSetup(): void {
       `noSetup() was called in a worker thread (thread ${threadId}); it makes the main thread's own loop the reactor, and only the main thread lives as long as the process. Call noSetup() on the main thread, or setup() here`,
     );
   }
-  if ((mode === 'setup' && connection !== undefined && !connection.stopped) || find(PROBE_MS) !== undefined) {
+  if ((mode === 'setup' && connection !== undefined && !connection.stopped) || find(NO_SETUP_PROBE_MS) !== undefined) {
     throw new CrochetError(
       'ERR_CROCHET_ALREADY_SET_UP',
       'noSetup() was called after setup() had started a reactor thread (in this thread or another); call noSetup() once, at start-up, before any module calls setup()',
@@ -464,11 +467,21 @@ function start(
     reactor.unref();
     beside = { port: link.port2, threadId: reactor.threadId };
   }
+  // The main thread does not look for a reactor before it starts its own (that would cost
+  // every program the wait); it says hello as it starts it instead, and the election heeds
+  // an answer from a reactor already serving.
+  let asked: SharedArrayBuffer | undefined;
+  if (isMainThread) {
+    const hello = new Hello();
+    directoryChannel().postMessage(hello.message);
+    asked = hello.answer.buffer;
+  }
   const workerData: SupervisorData = {
     control,
     box,
     starter: threadId,
     speculative: isMainThread,
+    ...(asked === undefined ? {} : { asked }),
     reactorEntry: reactorEntry.href,
     hot,
     ...(beside === undefined ? { port: port2 } : { reactor: beside }),

@@ -85,7 +85,7 @@ let poster: BroadcastChannel | undefined;
  * a broadcast channel that posted and was closed leaves later ones of the same name in its
  * thread deaf, and the `noSetup()` main thread listens on the directory too).
  */
-function directoryChannel(): BroadcastChannel {
+export function directoryChannel(): BroadcastChannel {
   if (poster === undefined) {
     poster = new BroadcastChannel(DIRECTORY);
     poster.unref();

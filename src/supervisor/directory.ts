@@ -37,14 +37,21 @@ import {
 
 const trace = debuglog('crochet');
 
+/** Now, in ms since the epoch, comparable between threads (a thread's performance clock is its own). */
+function now(): number {
+  return Date.now();
+}
+
 /** How long each round of the election lasts, unless told otherwise. */
 const ELECTION_MS = 12;
 /** A round whose timer fired later than a round's length was starved of CPU: it runs again (so many times at most). */
 const MAX_LATE_ROUNDS = 20;
 /** How long a beaten claim waits for the winner to say it leads before it claims again. */
 const RECLAIM_MS = 250;
-/** How long a leader has to answer a probe before it is taken for an impostor. */
-const PROBE_MS = 250;
+/** How long a leader has to answer a probe before it is taken for an impostor (a busy machine may delay it). */
+const PROBE_MS = 1000;
+/** How long a leader that did not answer is ignored before it may be heard again. */
+const IGNORE_MS = 3000;
 /** How long a thread that was answered may take to send its box. */
 const OPEN_MS = 5000;
 /** The most handshakes waiting for a box at once (more hellos are ignored; they are repeated). */
@@ -66,6 +73,8 @@ export interface DirectoryOptions {
   readonly rank?: number;
   /** Keeps this thread's loop alive while it listens. */
   readonly keepAlive: boolean;
+  /** Whether a reactor already serving answered the starting thread's own hello (then this one loses). */
+  readonly answeredElsewhere?: () => boolean;
   /** Whether the reactor still takes new channels (not once it is stopping). */
   readonly open?: () => boolean;
   onWon?(): void;
@@ -83,10 +92,12 @@ export class Directory {
   #phase: Phase;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lateRounds = 0;
-  /** Ranks whose leader messages did not hold up (no answer to a probe): ignored. */
-  readonly #impostors = new Set<number>();
+  /** Ranks whose leader messages did not hold up (no answer to a probe): ignored until then. */
+  readonly #impostors = new Map<number, number>();
   /** The rank being probed, if any. */
   #probing: number | undefined;
+  /** Since when this directory serves (ms since the epoch), or 0. */
+  #since = 0;
   /** Handshakes waiting for the thread's box, by the hello's nonce. */
   readonly #pending = new Map<string, () => void>();
 
@@ -99,6 +110,7 @@ export class Directory {
     };
     if (options.rank === undefined) {
       this.#phase = 'serving';
+      this.#since = now();
       this.#post('leader');
     } else {
       this.#phase = 'electing';
@@ -119,7 +131,7 @@ export class Directory {
 
   #post(k: 'claim' | 'leader'): void {
     try {
-      this.#channel.postMessage(claim(k, this.#rank));
+      this.#channel.postMessage(claim(k, this.#rank, this.#since));
     } catch {
       // Closed meanwhile.
     }
@@ -129,8 +141,11 @@ export class Directory {
     this.#phase = 'electing';
     this.#post('claim');
     this.#round(() => {
-      if (this.#phase === 'electing' && this.#options.confirm === false) {
+      if (this.#phase === 'electing' && this.#options.answeredElsewhere?.() === true) {
+        this.#lose();
+      } else if (this.#phase === 'electing' && this.#options.confirm === false) {
         this.#phase = 'serving';
+        this.#since = now();
         this.#post('leader');
         trace('directory: elected (rank %d)', this.#rank);
         this.#options.onWon?.();
@@ -140,6 +155,7 @@ export class Directory {
         this.#round(() => {
           if (this.#phase !== 'announcing') return;
           this.#phase = 'serving';
+          this.#since = now();
           trace('directory: elected (rank %d)', this.#rank);
           this.#options.onWon?.();
         });
@@ -185,12 +201,8 @@ export class Directory {
     this.#options.onLost?.();
   }
 
-  /**
-   * A leader spoke: believe it once a leader answers a probe (while announcing or serving,
-   * only one with a better rank than this one's).
-   */
+  /** A leader spoke: believe it once a leader (not this one) answers a probe. */
   #verify(rank: number): void {
-    const better = this.#phase === 'announcing' || this.#phase === 'serving';
     if (this.#probing !== undefined) return;
     this.#probing = rank;
     const box = new SharedArrayBuffer(PROBE_BYTES);
@@ -203,13 +215,13 @@ export class Directory {
     const look = (): void => {
       if (this.#phase === 'closed' || this.#phase === 'lost') return;
       const answered = probeAnswer(box);
-      if (answered !== undefined && (!better || answered < this.#rank)) {
+      if (answered !== undefined) {
         this.#probing = undefined;
         this.#lose();
       } else if (performance.now() > until) {
         this.#probing = undefined;
-        trace('directory: a leader (rank %d) did not answer: ignored from now on', rank);
-        this.#impostors.add(rank);
+        trace('directory: a leader (rank %d) did not answer: ignored for a while', rank);
+        this.#impostors.set(rank, performance.now() + IGNORE_MS);
         // The election goes on as if it had not spoken.
         if (this.#phase === 'beaten') this.#claim();
       } else {
@@ -217,6 +229,15 @@ export class Directory {
       }
     };
     setTimeout(look, 1);
+  }
+
+  /** Whether a rank's messages are ignored for now (its leader did not answer a probe). */
+  #ignored(rank: number): boolean {
+    const until = this.#impostors.get(rank);
+    if (until === undefined) return false;
+    if (performance.now() < until) return true;
+    this.#impostors.delete(rank);
+    return false;
   }
 
   #receive(data: unknown): void {
@@ -234,20 +255,23 @@ export class Directory {
         if (phase === 'serving' || phase === 'announcing') answerProbe(message, this.#rank);
         return;
       case 'leader':
-        if (message.rank === this.#rank || this.#impostors.has(message.rank)) return;
-        if (phase === 'electing' || phase === 'beaten' || phase === 'announcing') {
-          // A better leader beats this claim (once it proves real); a worse one hears of us.
-          if (message.rank < this.#rank || phase !== 'announcing') {
-            if (phase === 'electing') this.#phase = 'beaten';
-            this.#verify(message.rank);
-          } else {
-            this.#post('leader');
-          }
+        if (message.rank === this.#rank || this.#ignored(message.rank)) return;
+        if (phase === 'electing' || phase === 'beaten') {
+          // A leader beats a claim (once it proves real).
+          this.#phase = 'beaten';
+          this.#verify(message.rank);
+        } else if (phase === 'announcing') {
+          // A reactor already serving beats this one, and so does a better claim to lead.
+          if (message.since > 0 || message.rank < this.#rank) this.#verify(message.rank);
+          else this.#post('leader');
         } else if (phase === 'serving') {
           // Two serve: they missed each other (a thread starved of CPU for longer than the
-          // election). The worse rank stands down; the other tells it so.
-          if (message.rank < this.#rank) {
-            trace('directory: another directory serves too (rank %d): this one stands down', message.rank);
+          // election). The one that served first stays; the other stands down.
+          const first =
+            message.since > 0 &&
+            (message.since < this.#since || (message.since === this.#since && message.rank < this.#rank));
+          if (first) {
+            trace('directory: another directory serves too, and did first: this one stands down');
             this.#verify(message.rank);
           } else {
             this.#post('leader');
@@ -255,7 +279,7 @@ export class Directory {
         }
         return;
       case 'claim':
-        if (message.rank === this.#rank || this.#impostors.has(message.rank)) return;
+        if (message.rank === this.#rank || this.#ignored(message.rank)) return;
         if (phase === 'serving' || phase === 'announcing') {
           this.#post('leader');
         } else if (phase === 'electing' || phase === 'beaten') {

@@ -10,7 +10,7 @@
 import { parentPort } from 'node:worker_threads';
 import { encodeThrown } from '../wire/codec.js';
 import { markStopped } from '../wire/control.js';
-import { CH_BEAT, CH_COUNTER, CTL_ACK, CTL_STATE, State } from '../wire/layout.js';
+import { Answer, ANS_STATE, CH_BEAT, CH_COUNTER, CTL_ACK, CTL_STATE, State } from '../wire/layout.js';
 import type { Forget, OpenChannel, SupervisorData } from '../wire/messages.js';
 import { Directory } from './directory.js';
 import type { Early, ReactorLink } from './link.js';
@@ -22,7 +22,7 @@ export const BEAT_MS = 100;
  * reactor (a CLI's start-up), longer for a worker (a pool's workers tend to call setup()
  * all at once, on a machine busy booting them).
  */
-const MAIN_ROUND_MS = 8;
+const MAIN_ROUND_MS = 20;
 const WORKER_ROUND_MS = 40;
 /** Ranks below this are the main thread's. */
 const MAIN_RANKS = 1e-6;
@@ -108,6 +108,10 @@ export function watch(
     rank: data.speculative ? Math.random() * MAIN_RANKS : MAIN_RANKS + Math.random() * (1 - MAIN_RANKS),
     round: data.speculative ? MAIN_ROUND_MS : WORKER_ROUND_MS,
     confirm: !data.speculative,
+    // The starting thread said hello as it started this thread: a reactor already serving
+    // has had this thread's boot, and the round, to answer it.
+    answeredElsewhere: () =>
+      data.asked !== undefined && Atomics.load(new Int32Array(data.asked), ANS_STATE) !== Answer.Waiting,
     keepAlive: false,
     open: () => Atomics.load(control, CTL_STATE) === State.Running,
     onWon() {

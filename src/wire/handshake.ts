@@ -62,6 +62,8 @@ export interface ClaimMessage {
   readonly crochet: typeof MARK;
   readonly k: 'claim' | 'leader';
   readonly rank: number;
+  /** For a leader that serves: since when (ms since the epoch); 0 while it only claims to lead. */
+  readonly since: number;
 }
 
 /**
@@ -121,16 +123,18 @@ export function parseDirectory(data: unknown): DirectoryMessage | undefined {
     case 'claim':
     case 'leader': {
       const rank = message['rank'];
+      const since = message['since'] ?? 0;
       if (typeof rank !== 'number' || !(rank >= 0 && rank <= 1)) return undefined;
-      return { crochet: MARK, k: message['k'], rank };
+      if (typeof since !== 'number' || !(since >= 0) || since === Infinity) return undefined;
+      return { crochet: MARK, k: message['k'], rank, since };
     }
     default:
       return undefined;
   }
 }
 
-export function claim(k: 'claim' | 'leader', rank: number): ClaimMessage {
-  return { crochet: MARK, k, rank };
+export function claim(k: 'claim' | 'leader', rank: number, since = 0): ClaimMessage {
+  return { crochet: MARK, k, rank, since };
 }
 
 /** Names of a channel's two broadcast channels. */

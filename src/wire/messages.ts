@@ -216,6 +216,11 @@ export interface SupervisorData {
   readonly reactor?: { readonly port: MessagePort; readonly threadId: number };
   /** Whether to boot the reactor while the election runs (the main thread's setup()). */
   readonly speculative: boolean;
+  /**
+   * The answer box of a hello the starting thread posted as it started the supervisor: if a
+   * reactor already serves, its answer there beats this one's election.
+   */
+  readonly asked?: SharedArrayBuffer;
   /** URL of the reactor's entry module. */
   readonly reactorEntry: string;
   /** How long the reactor stays hot after a message, in ms (the `hot` option of setup()). */
