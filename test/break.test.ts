@@ -40,18 +40,12 @@ before(() => {
 });
 
 describe('a worker whose setup() lost the election to the main thread', () => {
-  it(
-    'runs the function each call named, for calls into two wrappers made while the election ran',
-    {
-      todo: 'the connection numbers wrappers afresh after it moves to the winning reactor, while the calls it held still use the old numbers: the second wrapper runs the first one',
-    },
-    async () => {
-      const seen = report(await runFixture('break-election.js', { killAfter: 20_000 }));
-      assert.equal(seen['sameReactor'], true);
-      assert.equal(seen['value'], 'late');
-      assert.equal(seen['repeated'], 'kkk', 'text(3, "k") returned what later(3, "k") would');
-    },
-  );
+  it('runs the function each call named, for calls into two wrappers made while the election ran', async () => {
+    const seen = report(await runFixture('break-election.js', { killAfter: 20_000 }));
+    assert.equal(seen['sameReactor'], true);
+    assert.equal(seen['value'], 'late');
+    assert.equal(seen['repeated'], 'kkk', 'text(3, "k") returned what later(3, "k") would');
+  });
 });
 
 describe(
@@ -66,43 +60,27 @@ describe(
     const of = (mode: string, step: string): Outcome => (seen[mode] as Record<string, Outcome>)[step]!;
 
     it('calls again as usual afterwards, when it held nothing', () => {
-      assert.equal(seen['closed'], 4, `channels closed in ${String(seen['closedAfter'])} ms`);
+      // Only the channel that held nothing is closed: the reactor keeps those with replies
+      // not read yet, or with results stashed through them, until then.
+      assert.ok((seen['closed'] as number) >= 1, `channels closed in ${String(seen['closedAfter'])} ms`);
       assert.equal(of('none', 'next').value, 'after', JSON.stringify(of('none', 'next')));
       assert.equal(of('none', 'again').value, 'again');
     });
 
-    it(
-      'calls again as usual afterwards, when a result it started settled meanwhile',
-      {
-        todo: 'a channel is closed with a reply still unread in its ring; the next call then recurses between #checkStopped() and #stopHere() until the stack overflows',
-      },
-      () => {
-        assert.equal(of('small', 'next').ok, true, JSON.stringify(of('small', 'next')));
-        assert.equal(of('small', 'waited').value, 1);
-      },
-    );
+    it('calls again as usual afterwards, when a result it started settled meanwhile', () => {
+      assert.equal(of('small', 'next').ok, true, JSON.stringify(of('small', 'next')));
+      assert.equal(of('small', 'waited').value, 1);
+    });
 
-    it(
-      'gets a result larger than the ring that settled meanwhile, and calls again as usual',
-      {
-        todo: 'the channel is closed with the rest of the reply waiting for room; every later call in the thread fails with RangeError (Maximum call stack size exceeded)',
-      },
-      () => {
-        assert.equal(of('big', 'next').ok, true, JSON.stringify(of('big', 'next')));
-        assert.equal(of('big', 'waited').value, 100_000, JSON.stringify(of('big', 'waited')));
-        assert.equal(of('big', 'again').ok, true, JSON.stringify(of('big', 'again')));
-      },
-    );
+    it('gets a result larger than the ring that settled meanwhile, and calls again as usual', () => {
+      assert.equal(of('big', 'next').ok, true, JSON.stringify(of('big', 'next')));
+      assert.equal(of('big', 'waited').value, 100_000, JSON.stringify(of('big', 'waited')));
+      assert.equal(of('big', 'again').ok, true, JSON.stringify(of('big', 'again')));
+    });
 
-    it(
-      'gets the very same handle back from retrieveResult() for a result it stashed before',
-      {
-        todo: 'the stash entry names the closed channel as its origin, so the new channel is told it belongs to another thread',
-      },
-      () => {
-        assert.deepEqual(of('stash', 'same').value, true, JSON.stringify(of('stash', 'same')));
-      },
-    );
+    it('gets the very same handle back from retrieveResult() for a result it stashed before', () => {
+      assert.deepEqual(of('stash', 'same').value, true, JSON.stringify(of('stash', 'same')));
+    });
   },
 );
 
@@ -128,36 +106,20 @@ describe('worker threads terminated after they found the reactor', { skip: noTra
 });
 
 describe('foreign traffic on the directory', () => {
-  it(
-    'lets a worker find the reactor while foreign code posts 600 valid hellos that never open a channel',
-    {
-      todo: 'when 256 handshakes wait, the oldest gives way, the worker’s among them even though its box is on its way; its answer box is left answered, and it waits for the start-up limit (30 s)',
-    },
-    async () => {
-      const seen = report(await runFixture('break-hellos.js', { args: ['600'], killAfter: 20_000 }));
-      assert.equal(seen['ok'], true, JSON.stringify(seen));
-    },
-  );
+  it('lets a worker find the reactor while foreign code posts 600 valid hellos that never open a channel', async () => {
+    const seen = report(await runFixture('break-hellos.js', { args: ['600'], killAfter: 20_000 }));
+    assert.equal(seen['ok'], true, JSON.stringify(seen));
+  });
 
-  it(
-    'lets setup() start a reactor while foreign code keeps posting claims of rank 0',
-    { todo: 'a claim is believed without proof: each one beats the real claim, which never gets to lead' },
-    async () => {
-      const seen = report(await runFixture('break-claims.js', { args: ['claim'], killAfter: 20_000 }));
-      assert.equal(seen['ok'], true, JSON.stringify(seen));
-    },
-  );
+  it('lets setup() start a reactor while foreign code keeps posting claims of rank 0', async () => {
+    const seen = report(await runFixture('break-claims.js', { args: ['claim'], killAfter: 20_000 }));
+    assert.equal(seen['ok'], true, JSON.stringify(seen));
+  });
 
-  it(
-    'lets setup() start a reactor while foreign code keeps posting leader messages, each with a new rank',
-    {
-      todo: 'a leader message beats an electing claim before its probe fails, and each new rank is a new impostor to probe',
-    },
-    async () => {
-      const seen = report(await runFixture('break-claims.js', { args: ['leader'], killAfter: 20_000 }));
-      assert.equal(seen['ok'], true, JSON.stringify(seen));
-    },
-  );
+  it('lets setup() start a reactor while foreign code keeps posting leader messages, each with a new rank', async () => {
+    const seen = report(await runFixture('break-claims.js', { args: ['leader'], killAfter: 20_000 }));
+    assert.equal(seen['ok'], true, JSON.stringify(seen));
+  });
 
   it(
     'leaves a noSetup() server hearing its workers after code on its thread posted on and closed a channel named like the directory',
@@ -210,59 +172,53 @@ async function until(done: () => boolean, limit: number): Promise<void> {
 }
 
 describe('a worker’s channel, driven in one thread', () => {
-  it(
-    'takes in, once the thread’s loop is free, a result the reactor wrote just as the thread stopped blocking',
-    {
-      todo: 'the reactor skips the wake-up post while CH_BLOCKING is 1, and block() clears it without looking at the ring again: the result stays unread until the next blocking call',
-    },
-    async () => {
-      const box = new Int32Array(new SharedArrayBuffer(RING_BOX_BYTES));
-      Atomics.store(box, CH_STATE, ChannelState.Ready);
-      const names = { toReactor: `break:${randomUUID()}:in`, toCaller: `break:${randomUUID()}:out` };
-      const reactor = reactorRingEndpoint(box, names);
-      const reply = (id: number, value: string): void => {
-        reactor.post({ k: Kind.Success, id, value }, undefined, id);
-        Atomics.add(box, CH_POSTED, 1);
-      };
-      const connection = new Connection({
-        box,
-        endpoint: callerRingEndpoint(box, names),
-        beats: false,
-        ring: true,
-        starter: -1,
+  it('takes in, once the thread’s loop is free, a result the reactor wrote just as the thread stopped blocking', async () => {
+    const box = new Int32Array(new SharedArrayBuffer(RING_BOX_BYTES));
+    Atomics.store(box, CH_STATE, ChannelState.Ready);
+    const names = { toReactor: `break:${randomUUID()}:in`, toCaller: `break:${randomUUID()}:out` };
+    const reactor = reactorRingEndpoint(box, names);
+    const reply = (id: number, value: string): void => {
+      reactor.post({ k: Kind.Success, id, value }, undefined, id);
+      Atomics.add(box, CH_POSTED, 1);
+    };
+    const connection = new Connection({
+      box,
+      endpoint: callerRingEndpoint(box, names),
+      beats: false,
+      ring: true,
+      starter: -1,
+    });
+    const got = new Map<number, unknown>();
+    for (const id of [1, 2, 3]) {
+      connection.expect(id, (_ok, value) => {
+        got.set(id, value);
       });
-      const got = new Map<number, unknown>();
-      for (const id of [1, 2, 3]) {
-        connection.expect(id, (_ok, value) => {
-          got.set(id, value);
-        });
-      }
-      try {
-        let step = 0;
-        // The thread blocks for call 1. The reactor (its own thread, in real life) writes
-        // call 1's result while the thread waits, then call 2's right after the thread took
-        // call 1's in, before it leaves the wait.
-        const done = connection.block(() => {
-          if (step === 0) {
-            reply(1, 'first');
-            step = 1;
-          } else if (step === 1 && got.has(1)) {
-            reply(2, 'second');
-            step = 2;
-          }
-          return got.has(1);
-        }, 1000);
-        assert.equal(done, true);
-        await until(() => got.has(2), 500);
-        const secondSeen = got.has(2);
-        // A result written once the thread stopped blocking wakes it: the wake-up works here.
-        reply(3, 'third');
-        await until(() => got.has(3), 2000);
-        assert.equal(got.get(3), 'third');
-        assert.equal(secondSeen, true, 'call 2’s result stayed unread while the loop was free');
-      } finally {
-        reactor.close();
-      }
-    },
-  );
+    }
+    try {
+      let step = 0;
+      // The thread blocks for call 1. The reactor (its own thread, in real life) writes
+      // call 1's result while the thread waits, then call 2's right after the thread took
+      // call 1's in, before it leaves the wait.
+      const done = connection.block(() => {
+        if (step === 0) {
+          reply(1, 'first');
+          step = 1;
+        } else if (step === 1 && got.has(1)) {
+          reply(2, 'second');
+          step = 2;
+        }
+        return got.has(1);
+      }, 1000);
+      assert.equal(done, true);
+      await until(() => got.has(2), 500);
+      const secondSeen = got.has(2);
+      // A result written once the thread stopped blocking wakes it: the wake-up works here.
+      reply(3, 'third');
+      await until(() => got.has(3), 2000);
+      assert.equal(got.get(3), 'third');
+      assert.equal(secondSeen, true, 'call 2’s result stayed unread while the loop was free');
+    } finally {
+      reactor.close();
+    }
+  });
 });

@@ -138,10 +138,16 @@ export class Connection {
     }
   }
 
-  #bind(transport: Transport): void {
+  /**
+   * Takes `transport` as this connection's channel. `fresh`: wrappers are named afresh on it
+   * (a reopened channel); otherwise the numbers stay (the outbox, sent over it, uses them).
+   */
+  #bind(transport: Transport, fresh = true): void {
     clearInterval(this.#lease);
-    this.#wrappers.clear();
-    this.#numbered = [];
+    if (fresh) {
+      this.#wrappers.clear();
+      this.#numbered = [];
+    }
     this.#laneOpen = 0;
     this.#lastLaneReply = 0;
     this.#reopen = transport.reopen;
@@ -219,7 +225,7 @@ export class Connection {
       }
       trace('another reactor serves: this thread uses it');
       this.#endpoint.close();
-      this.#bind(transport);
+      this.#bind(transport, false);
     } else if (state !== State.Running) {
       if (state < State.Running && performance.now() > booting.deadline) {
         this.#stopHere(
@@ -380,7 +386,16 @@ export class Connection {
     try {
       return this.#block(isDone, timeout, quick, excludeLoading);
     } finally {
-      if (ring) Atomics.store(this.#box, CH_BLOCKING, 0);
+      if (ring) {
+        Atomics.store(this.#box, CH_BLOCKING, 0);
+        // The reactor does not post a wake-up to a thread that blocks: what it wrote just as
+        // this one stopped blocking is taken in once this thread's loop is free.
+        if (Atomics.load(this.#box, CH_POSTED) !== this.#posted) {
+          queueMicrotask(() => {
+            this.#drain();
+          });
+        }
+      }
     }
   }
 
@@ -768,11 +783,14 @@ export class Connection {
     const state = Atomics.load(this.#box, CH_STATE);
     if (state === ChannelState.Ready) return false;
     if (state === ChannelState.Closed || state === ChannelState.Closing) {
-      // Closed by the reactor as quiet: open a new channel (this is no stop).
+      // Closed by the reactor as quiet: what it wrote before is still to be read; then a new
+      // channel opens at the next call (this is no stop).
+      if (this.#ring) this.#drain();
       if (this.#ring && this.#pending.size === 0 && this.#reopenChannel()) return false;
-      if (Atomics.load(this.#box, CH_STATE) !== ChannelState.Stopped && !this.#isStopped) {
-        if (this.#pending.size > 0)
-          this.#stopHere(new Error('The reactor closed this thread’s channel while calls were under way'));
+      if (Atomics.load(this.#box, CH_STATE) !== ChannelState.Stopped && this.#pending.size > 0) {
+        // (Written here directly: stopBox() leaves a closed box as it is.)
+        const cause = new Error('The reactor closed this thread’s channel while calls were under way');
+        stopBox(this.#box, encodeThrown(cause), false, true);
       }
     }
     if (Atomics.load(this.#box, CH_STATE) !== ChannelState.Stopped) return false;

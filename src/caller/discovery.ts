@@ -12,6 +12,9 @@ import { DIRECTORY, Hello, type OpenMessage } from '../wire/handshake.js';
 import { Answer, ANS_STATE, RING_BOX_BYTES } from '../wire/layout.js';
 import type { Transport } from './connection.js';
 
+/** How long a thread waits for the reactor to open its channel before it asks again. */
+const OPEN_WAIT_MS = 2000;
+const MAX_ATTEMPTS = 5;
 /** How long a thread waits before it says hello again (doubling, up to 100 ms). */
 const HELLO_RETRY_MS = 2;
 
@@ -26,13 +29,13 @@ export type Found =
  * Asks the directory for the reactor and opens a channel to it, waiting at most `limit` ms
  * for an answer (and as long again for the reactor to open the channel).
  */
-export function discover(limit: number): Found {
+export function discover(limit: number, attempt = 1): Found {
   const started = performance.now();
   const hello = new Hello();
   const directory = directoryChannel();
   {
     let retry = HELLO_RETRY_MS;
-    let deadline = started + limit;
+    const deadline = started + limit;
     // A hello posted before anyone listens is lost: say it again until answered.
     while (hello.state === Answer.Waiting || hello.state === Answer.Writing) {
       const left = deadline - performance.now();
@@ -58,18 +61,18 @@ export function discover(limit: number): Found {
     const open: OpenMessage = { k: 'open', box: box.buffer };
     endpoint.post(open);
     // The reactor opens the channel when its loop gets to it: it may be busy for a while.
-    deadline = performance.now() + Math.max(limit, 1000);
+    // (Its directory may also have let this handshake go, flooded with hellos: then ask again.)
+    const opened = performance.now() + Math.max(Math.min(limit, OPEN_WAIT_MS), 1000);
     while (hello.state === Answer.Answered) {
-      const left = deadline - performance.now();
-      if (!(left > 0)) {
-        endpoint.close();
-        trace('the reactor answered but did not open the channel within %d ms', limit);
-        return { kind: 'none' };
-      }
+      const left = opened - performance.now();
+      if (!(left > 0)) break;
       Atomics.wait(hello.answer, ANS_STATE, Answer.Answered, Math.min(left, 100));
     }
     if (hello.state !== Answer.Ready) {
       endpoint.close();
+      const left = started + limit - performance.now();
+      if (left > OPEN_WAIT_MS && attempt < MAX_ATTEMPTS) return discover(left, attempt + 1);
+      trace('the reactor answered but did not open the channel');
       return { kind: 'none' };
     }
     trace('found the reactor (thread %d) in %s ms', hello.reactorThread, (performance.now() - started).toFixed(2));

@@ -28,6 +28,8 @@ import {
   CH_LEASE,
   CH_LOADING,
   CH_PARKED,
+  CH_RING_READ,
+  CH_RING_WRITTEN,
   CH_POSTED,
   CH_SENT,
   CH_STATE,
@@ -256,7 +258,11 @@ export class Channel {
       this.#queue.length > 0 ||
       this.#holding ||
       Atomics.load(box, CH_SENT) !== this.#received ||
-      (lane !== undefined && lane.requestId() !== this.#laneSeen)
+      (lane !== undefined && lane.requestId() !== this.#laneSeen) ||
+      // Replies not read yet (the thread may only be busy), or waiting for room.
+      Atomics.load(box, CH_RING_WRITTEN) !== Atomics.load(box, CH_RING_READ) ||
+      this.#endpoint.flush?.() === true ||
+      this.#engine.isOrigin(this)
     ) {
       return false;
     }
@@ -856,6 +862,12 @@ export class Engine {
     // every other holder that the call is cancelled.
     if (timeout) record.settled = true;
     else this.#settle(record, false, reason);
+  }
+
+  /** Whether results stashed through `channel` are still kept (its thread would get its own handle back). */
+  isOrigin(channel: Channel): boolean {
+    for (const entry of this.#stash.values()) if (entry.origin === channel) return true;
+    return false;
   }
 
   store(stashId: string, entry: StashEntry): void {

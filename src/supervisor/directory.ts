@@ -98,6 +98,13 @@ export class Directory {
   #probing: number | undefined;
   /** Since when this directory serves (ms since the epoch), or 0. */
   #since = 0;
+  /**
+   * Until when leader messages, and claims, are not believed (performance.now()): after a
+   * leader that did not answer a probe, or a better claim that never led. Foreign code may
+   * post either, with ever new ranks.
+   */
+  #distrustLeaders = 0;
+  #distrustClaims = 0;
   /** Handshakes waiting for the thread's box, by the hello's nonce. */
   readonly #pending = new Map<string, () => void>();
 
@@ -189,8 +196,11 @@ export class Directory {
   #waitForWinner(): void {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
-      // The better claim never said it leads: its thread may have ended. Claim again.
-      if (this.#phase === 'beaten') this.#claim();
+      // The better claim never said it leads: its thread may have ended, or it was never
+      // real. Claim again, heeding no claim for a while.
+      if (this.#phase !== 'beaten' || this.#probing !== undefined) return;
+      this.#distrustClaims = performance.now() + IGNORE_MS;
+      this.#claim();
     }, RECLAIM_MS);
   }
 
@@ -222,6 +232,7 @@ export class Directory {
         this.#probing = undefined;
         trace('directory: a leader (rank %d) did not answer: ignored for a while', rank);
         this.#impostors.set(rank, performance.now() + IGNORE_MS);
+        this.#distrustLeaders = performance.now() + IGNORE_MS;
         // The election goes on as if it had not spoken.
         if (this.#phase === 'beaten') this.#claim();
       } else {
@@ -256,6 +267,9 @@ export class Directory {
         return;
       case 'leader':
         if (message.rank === this.#rank || this.#ignored(message.rank)) return;
+        // A serving leader still hears others (two may serve at once); a claim does not,
+        // for a while after a leader proved false.
+        if (phase !== 'serving' && performance.now() < this.#distrustLeaders) return;
         if (phase === 'electing' || phase === 'beaten') {
           // A leader beats a claim (once it proves real).
           this.#phase = 'beaten';
@@ -280,6 +294,7 @@ export class Directory {
         return;
       case 'claim':
         if (message.rank === this.#rank || this.#ignored(message.rank)) return;
+        if (message.rank < this.#rank && performance.now() < this.#distrustClaims) return;
         if (phase === 'serving' || phase === 'announcing') {
           this.#post('leader');
         } else if (phase === 'electing' || phase === 'beaten') {

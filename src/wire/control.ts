@@ -60,10 +60,10 @@ export function markStopped(
   return marked;
 }
 
-/** Tells one channel that the reactor stopped, and wakes its caller. */
-export function stopBox(box: Int32Array, cause: WireValue, shutDown: boolean): void {
+/** Tells one channel that the reactor stopped, and wakes its caller (`closedToo`: even a closed one). */
+export function stopBox(box: Int32Array, cause: WireValue, shutDown: boolean, closedToo = false): void {
   const state = Atomics.load(box, CH_STATE);
-  if (state !== ChannelState.Stopped && state !== ChannelState.Closed) {
+  if (state !== ChannelState.Stopped && (closedToo || state !== ChannelState.Closed)) {
     writeCause(box, CH_CAUSE_LENGTH, CH_CAUSE_OFFSET, CH_CAUSE_BYTES, cause);
     if (shutDown) Atomics.store(box, CH_SHUT_DOWN, 1);
     Atomics.store(box, CH_STATE, ChannelState.Stopped);
