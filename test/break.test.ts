@@ -106,8 +106,8 @@ describe('worker threads terminated after they found the reactor', { skip: noTra
 });
 
 describe('foreign traffic on the directory', () => {
-  it('lets a worker find the reactor while foreign code posts 600 valid hellos that never open a channel', async () => {
-    const seen = report(await runFixture('break-hellos.js', { args: ['600'], killAfter: 20_000 }));
+  it('lets a worker find the reactor while foreign code posts 1000 valid hellos that never open a channel', async () => {
+    const seen = report(await runFixture('break-hellos.js', { args: ['1000'], killAfter: 20_000 }));
     assert.equal(seen['ok'], true, JSON.stringify(seen));
   });
 
