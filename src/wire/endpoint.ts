@@ -64,6 +64,33 @@ export interface Undecodable {
   readonly error: unknown;
 }
 
+/** Whether `value` holds a Blob, looked for in objects, arrays, maps and sets (bounded). */
+function holdsBlob(value: unknown): boolean {
+  const Blob = globalThis.Blob as unknown as (abstract new () => object) | undefined;
+  if (Blob === undefined) return false;
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  let budget = 100_000;
+  while (stack.length > 0 && budget-- > 0) {
+    const item = stack.pop();
+    if (typeof item !== 'object' || item === null || seen.has(item) || ArrayBuffer.isView(item)) continue;
+    if (item instanceof Blob) return true;
+    seen.add(item);
+    if (item instanceof Map) {
+      for (const [key, entry] of item) stack.push(key, entry);
+    } else if (item instanceof Set) {
+      for (const entry of item) stack.push(entry);
+    } else {
+      // Data properties only: a getter must run once, in the serializer.
+      for (const key of Object.keys(item)) {
+        const property = Object.getOwnPropertyDescriptor(item, key);
+        if (property !== undefined && 'value' in property) stack.push(property.value);
+      }
+    }
+  }
+  return false;
+}
+
 /** The caller's end of a channel opened by the directory. */
 export function callerRingEndpoint(box: Int32Array, names: ChannelNames): Endpoint {
   const sender = new BroadcastChannel(names.toReactor);
@@ -141,6 +168,9 @@ export function reactorRingEndpoint(box: Int32Array, names: ChannelNames): Endpo
       if (closed) return;
       let bytes: Uint8Array;
       try {
+        // v8.serialize() turns a Blob into an empty object on some runtimes (Node 22+,
+        // Deno) instead of refusing it: a wrong reply. Refuse it here.
+        if (holdsBlob(message)) throw new TypeError('A Blob could not be cloned');
         bytes = serialize(message);
       } catch (error) {
         throw new TypeError(
