@@ -63,6 +63,8 @@ const CONFIRM_MS = 400;
 export const REQUEST_LIMIT_MS = 10_000;
 /** How much longer than its hooks' time a shutdown may take before it is forced. */
 const SHUTDOWN_GRACE_MS = 1000;
+/** How long a caller waits for the reactor to decide whether it closes the caller's channel. */
+const CLOSING_MS = 1000;
 /** How often a thread whose loop is free says its channel is still in use (ms); see CH_LEASE. */
 const LEASE_MS = 1500;
 /** While the reactor imports a module for a call, the caller looks again this often (ms). */
@@ -182,7 +184,13 @@ export class Connection {
    */
   #reopenChannel(): boolean {
     // Closing: the reactor is deciding; it reopens at once if it sees this thread's posts.
+    // (It decides within one turn of its loop; a reactor that died in it never will.)
+    const until = performance.now() + CLOSING_MS;
     while (Atomics.load(this.#box, CH_STATE) === ChannelState.Closing) {
+      if (performance.now() > until) {
+        this.#stopHere(new Error('The reactor left this thread’s channel half closed: it stopped answering'));
+        return false;
+      }
       Atomics.wait(this.#box, CH_STATE, ChannelState.Closing, 5);
     }
     if (Atomics.load(this.#box, CH_STATE) !== ChannelState.Closed) return true;

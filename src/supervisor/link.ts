@@ -98,22 +98,9 @@ export function childLink(
   worker.on('message', (message: { k?: unknown } | null) => {
     events.message(message);
   });
-  return {
-    threadId: worker.threadId,
-    post(message) {
-      worker.postMessage(message);
-    },
-    onMessage: (handler) => {
-      events.onMessage(handler);
-    },
-    onEnd: (handler) => {
-      events.onEnd(handler);
-    },
-    end() {
-      events.ending();
-      void worker.terminate();
-    },
-  };
+  return linkOf(events, worker.threadId, worker, () => {
+    void worker.terminate();
+  });
 }
 
 /** Holds a reactor thread started beside this one, through a port to it. */
@@ -133,10 +120,23 @@ export function portLink(port: MessagePort, threadId: number, early: Early): Rea
         : new Error('The reactor thread failed to start'),
     );
   });
+  // Not this thread's child: it ends itself when told.
+  return linkOf(events, threadId, port, () => {
+    port.postMessage({ k: 'stand-down' });
+  });
+}
+
+/** A link over `target` (a Worker or a port to the reactor), ended by `end`. */
+function linkOf(
+  events: Events,
+  threadId: number,
+  target: { postMessage(message: unknown): void },
+  end: () => void,
+): ReactorLink {
   return {
     threadId,
     post(message) {
-      port.postMessage(message);
+      target.postMessage(message);
     },
     onMessage: (handler) => {
       events.onMessage(handler);
@@ -146,8 +146,7 @@ export function portLink(port: MessagePort, threadId: number, early: Early): Rea
     },
     end() {
       events.ending();
-      // Not this thread's child: it ends itself when told.
-      port.postMessage({ k: 'stand-down' });
+      end();
     },
   };
 }
