@@ -1,20 +1,15 @@
-// What threads leave behind in the reactor: `node --expose-gc benchmarks/residue.mjs [threads]`
+// What threads leave behind in crochet's threads: `node benchmarks/residue.mjs [threads]`
 // (after `npm run build`). THREADS worker threads (2000 by default, 40 at a time) each make a
 // call from a thread that did not start the reactor (so each opens a channel of its own);
 // half of them then exit cleanly, the other half are terminated in the middle of a call.
-// The reactor's heap and external memory are measured (after a full GC there) once the
-// reactor has closed the channels of the terminated threads (after 5 to 10 s of quiet),
-// after each of two rounds of THREADS/2 threads: the difference, per thread, is what a
-// thread leaves behind. Prints one JSON line.
+// The heaps of the reactor and supervisor threads are measured through the inspector
+// (after a full GC in each) once the reactor has closed the channels of the terminated
+// threads (after 5 to 10 s of quiet), after each of two rounds of THREADS/2 threads: the
+// difference, per thread, is what a thread leaves behind. Prints one JSON line.
+import { Session } from 'node:inspector/promises';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { isReactorThread, setup, waitFor } from '../dist/index.js';
 
-export const heap = waitFor({ timeout: 10_000 })(() => {
-  globalThis.gc?.();
-  globalThis.gc?.();
-  const memory = process.memoryUsage();
-  return { heapUsed: memory.heapUsed, external: memory.external, arrayBuffers: memory.arrayBuffers };
-});
 export const ping = waitFor({ timeout: 10_000 })(() => 1);
 // A call that outlives the thread that made it (terminated in the middle of it), then ends.
 export const hang = waitFor({ timeout: Infinity })(() => new Promise((resolve) => setTimeout(resolve, 2000)));
@@ -36,12 +31,14 @@ if (!isReactorThread() && !isMainThread) {
   async function one(i) {
     const kind = i % 2 === 0 ? 'exit' : 'terminate';
     const worker = new Worker(new URL(import.meta.url), { workerData: kind });
+    // Listened for at once: Node emits a worker's last messages and its exit together.
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
     await new Promise((resolve, reject) => {
       worker.once('error', reject);
       worker.once('message', () => resolve());
     });
     if (kind === 'terminate') await worker.terminate();
-    else await new Promise((resolve) => worker.once('exit', resolve));
+    await exited;
   }
   async function round(count) {
     const end = next + count;
@@ -51,9 +48,45 @@ if (!isReactorThread() && !isMainThread) {
       }),
     );
     // The reactor closes the channels of threads that went quiet with nothing under way
-    // (after 5 to 10 s).
-    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    // (after 5 to 10 s; the last calls of terminated threads end 2 s after them).
+    await new Promise((resolve) => setTimeout(resolve, 13_000));
     return heap();
+  }
+  /** The heap in use in crochet's two threads, after a full GC in each, by thread. */
+  async function heap() {
+    const session = new Session();
+    session.connect();
+    // The inspector does not keep the event loop alive while threads answer.
+    const alive = setInterval(() => {}, 1000);
+    const threads = [];
+    session.on('NodeWorker.attachedToWorker', ({ params }) => threads.push(params));
+    const waiting = new Map();
+    session.on('NodeWorker.receivedMessageFromWorker', ({ params }) => {
+      const message = JSON.parse(params.message);
+      waiting.get(message.id)?.(message.result);
+    });
+    let id = 0;
+    const ask = (sessionId, method) =>
+      new Promise((resolve) => {
+        waiting.set(++id, resolve);
+        void session.post('NodeWorker.sendMessageToWorker', {
+          sessionId,
+          message: JSON.stringify({ id, method, params: {} }),
+        });
+      });
+    await session.post('NodeWorker.enable', { waitForDebuggerOnStart: false });
+    const used = {};
+    for (const { sessionId, workerInfo } of threads) {
+      const name = /supervisor/.test(workerInfo.url) ? 'supervisor' : /reactor/.test(workerInfo.url) ? 'reactor' : '';
+      if (name === '') continue;
+      await ask(sessionId, 'HeapProfiler.collectGarbage');
+      await ask(sessionId, 'HeapProfiler.collectGarbage');
+      used[name] = (await ask(sessionId, 'Runtime.getHeapUsage')).usedSize;
+    }
+    await session.post('NodeWorker.disable');
+    session.disconnect();
+    clearInterval(alive);
+    return used;
   }
   // A first round pays for what is made once (compiled code, pools); the second shows what
   // each thread leaves.
@@ -61,13 +94,16 @@ if (!isReactorThread() && !isMainThread) {
   const first = await round(THREADS / 2);
   const second = await round(THREADS / 2);
   const per = (key) => Math.round((second[key] - first[key]) / (THREADS / 2));
+  if (first.reactor === undefined || first.supervisor === undefined)
+    throw new Error('The inspector did not list both threads');
   console.log(
     JSON.stringify({
       threads: THREADS,
       seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
       first,
       second,
-      perThread: { heapUsed: per('heapUsed'), external: per('external'), arrayBuffers: per('arrayBuffers') },
+      node: process.version,
+      bytesPerThread: { reactor: per('reactor'), supervisor: per('supervisor') },
     }),
   );
   process.exit(0);

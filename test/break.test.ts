@@ -60,8 +60,9 @@ describe(
     const of = (mode: string, step: string): Outcome => (seen[mode] as Record<string, Outcome>)[step]!;
 
     it('calls again as usual afterwards, when it held nothing', () => {
-      // Only the channel that held nothing is closed: the reactor keeps those with replies
-      // not read yet, or with results stashed through them, until then.
+      // The channels of `none` and `small` are closed (replies written and not read yet stay
+      // in the thread's box); the reactor keeps those with replies waiting for room in the
+      // ring (`big`), or with results stashed through them (`stash`).
       assert.ok((seen['closed'] as number) >= 1, `channels closed in ${String(seen['closedAfter'])} ms`);
       assert.equal(of('none', 'next').value, 'after', JSON.stringify(of('none', 'next')));
       assert.equal(of('none', 'again').value, 'again');
@@ -94,15 +95,12 @@ describe('worker threads terminated after they found the reactor', { skip: noTra
     assert.ok((seen['closed'] as number) >= 1, JSON.stringify(seen));
   });
 
-  it(
-    'leave no channel behind for more than about 10 s when one was blocked in a call and one held a pending result',
-    {
-      todo: 'reclaimIfIdle() never closes a channel with a call under way, and a terminated thread never cancels its calls',
-    },
-    () => {
-      assert.equal(seen['closed'], 3, JSON.stringify(seen));
-    },
-  );
+  it('abort the call a thread was blocked in when it was terminated, and leave no channel behind for more than about 10 s', () => {
+    // The thread holding a pending result keeps its channel: a thread busy in its own code
+    // for as long looks the same from the reactor (see docs/known-issues.md).
+    assert.equal(seen['aborted'], 1, JSON.stringify(seen));
+    assert.equal(seen['closed'], 2, JSON.stringify(seen));
+  });
 });
 
 describe('a worker’s first call while the reactor runs synchronous code', () => {

@@ -202,6 +202,8 @@ export class Connection {
       return false;
     }
     trace('the reactor had closed this thread’s channel: opened a new one');
+    // Replies the reactor wrote before it closed the channel are still in the old ring.
+    this.#drain();
     this.#endpoint.close();
     this.#bind(transport);
     return true;
@@ -291,7 +293,14 @@ export class Connection {
     let fn = this.#wrappers.get(wrapper);
     const first = fn === undefined;
     fn ??= this.#wrappers.size;
-    const message: CallMessage = first ? { k: Kind.Call, id, fn, wrapper, args } : { k: Kind.Call, id, fn, args };
+    const message: CallMessage = {
+      k: Kind.Call,
+      id,
+      fn,
+      ...(first ? { wrapper } : {}),
+      args,
+      ...(direct ? { blocking: true as const } : {}),
+    };
     try {
       this.#post(message, transferList);
     } catch (error) {

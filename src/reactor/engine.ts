@@ -28,8 +28,6 @@ import {
   CH_LEASE,
   CH_LOADING,
   CH_PARKED,
-  CH_RING_READ,
-  CH_RING_WRITTEN,
   CH_POSTED,
   CH_SENT,
   CH_STATE,
@@ -130,6 +128,8 @@ export class Channel {
    * call is kept apart (most calls are lane calls, one at a time), see `#laneCall`.
    */
   readonly #active = new Map<number, CallRecord>();
+  /** The ids in `#active` of calls whose caller blocks until they end (`waitFor` calls). */
+  readonly #blocking = new Set<number>();
   /** The latest lane call, while it runs, and its id. */
   #laneCall: CallRecord | undefined;
   #laneCallId = 0;
@@ -250,6 +250,7 @@ export class Channel {
     const activity = `${Atomics.load(box, CH_LEASE)}:${Atomics.load(box, CH_SENT)}:${lane?.requestId() ?? 0}`;
     const quiet = activity === this.#activity;
     this.#activity = activity;
+    if (quiet && !this.#closed) this.#abandonBlockingCalls();
     if (
       !quiet ||
       this.#closed ||
@@ -259,8 +260,9 @@ export class Channel {
       this.#holding ||
       Atomics.load(box, CH_SENT) !== this.#received ||
       (lane !== undefined && lane.requestId() !== this.#laneSeen) ||
-      // Replies not read yet (the thread may only be busy), or waiting for room.
-      Atomics.load(box, CH_RING_WRITTEN) !== Atomics.load(box, CH_RING_READ) ||
+      // Replies waiting for room in the ring. (Replies written but not read yet do not
+      // keep the channel: they stay in the caller's box, where a thread that was only busy
+      // reads them before it opens a new channel; a terminated thread never will.)
       this.#endpoint.flush?.() === true ||
       this.#engine.isOrigin(this)
     ) {
@@ -280,6 +282,21 @@ export class Channel {
     this.close();
     closeBox(box);
     return true;
+  }
+
+  /**
+   * A caller blocked in a `waitFor` call says that it lives at every slice of its wait (a
+   * few hundred ms): one that said nothing for a whole sweep period has gone (terminated in
+   * the middle of the call). Its blocking calls are cancelled as if they had timed out
+   * (their abort signals fire), and no longer keep the channel.
+   */
+  #abandonBlockingCalls(): void {
+    const ids = [...this.#blocking];
+    if (this.#laneCall !== undefined && !this.#laneCall.settled) ids.push(this.#laneCallId);
+    if (ids.length > 0) trace('cancelled %d call(s) whose thread is gone', ids.length);
+    for (const id of ids) {
+      this.#cancel(id, true, new TimeoutError('The thread that made this call is gone (it ended while it waited)'));
+    }
   }
 
   /** Tells the caller whether the engine is polling (so it need not poke). */
@@ -347,6 +364,7 @@ export class Channel {
       fn = found.fn;
       this.#functions.set(message.fn, fn);
     }
+    if (message.blocking === true && message.lane !== true) this.#blocking.add(message.id);
     this.#start(message.id, fn, message.args, message.lane === true);
   }
 
@@ -355,7 +373,10 @@ export class Channel {
     const record = new CallRecord(lane ? { channel: this, id, lane: true } : { channel: this, id });
     if (lane) {
       // The lane call before it may still run (its caller timed out): keep it findable.
-      if (this.#laneCall !== undefined) this.#active.set(this.#laneCallId, this.#laneCall);
+      if (this.#laneCall !== undefined) {
+        this.#active.set(this.#laneCallId, this.#laneCall);
+        this.#blocking.add(this.#laneCallId);
+      }
       this.#laneCall = record;
       this.#laneCallId = id;
     } else {
@@ -364,11 +385,11 @@ export class Channel {
     this.#engine.run(record, fn, args);
   }
 
-  #cancel(id: number, timeout: boolean): void {
+  #cancel(id: number, timeout: boolean, reason?: Error): void {
     const record = this.#activeCall(id);
     if (record === undefined) return;
     this.release(id);
-    this.#engine.cancel(record, this, id, timeout);
+    this.#engine.cancel(record, this, id, timeout, reason);
   }
 
   /** The call this channel holds a handle on under `id`, if it still runs. */
@@ -380,6 +401,7 @@ export class Channel {
   release(id: number): void {
     if (id === this.#laneCallId && this.#laneCall !== undefined) this.#laneCall = undefined;
     else this.#active.delete(id);
+    this.#blocking.delete(id);
   }
 
   #stash(message: StashMessage): void {
@@ -848,13 +870,14 @@ export class Engine {
     holder: Channel | ((ok: boolean, value: unknown) => void),
     id: number,
     timeout: boolean,
+    reason?: Error,
   ): void {
     const index = record.subscribers.findIndex((s) =>
       s.channel === null ? s.settle === holder : s.channel === holder && s.id === id,
     );
     if (index >= 0) record.subscribers.splice(index, 1);
     if (record.settled) return;
-    const reason = timeout
+    reason ??= timeout
       ? new TimeoutError('The caller stopped waiting: its waitFor() timeout ran out')
       : new CancelledError('The result was cancelled with cancel() before it was known');
     record.abort(reason);

@@ -67,6 +67,11 @@ export interface CallMessage {
   readonly args: readonly unknown[];
   /** Set by the reactor for a call that came by the direct lane (its reply may go back by it). */
   readonly lane?: true;
+  /**
+   * Set for a `waitFor` call: its caller blocks until it ends, and so says that it lives
+   * (CH_LEASE) every few hundred ms. (Lane calls are all such calls.)
+   */
+  readonly blocking?: true;
 }
 
 /** Caller → reactor: look at the direct lane, for the request with this id. */
@@ -294,7 +299,8 @@ export function parseRequest(data: unknown): RequestMessage | undefined {
       return isId(m['id']) &&
         isId(m['fn']) &&
         Array.isArray(m['args']) &&
-        (m['wrapper'] === undefined || isWrapper(m['wrapper']))
+        (m['wrapper'] === undefined || isWrapper(m['wrapper'])) &&
+        (m['blocking'] === undefined || m['blocking'] === true)
         ? (data as CallMessage)
         : undefined;
     case Kind.Cancel:
