@@ -406,9 +406,13 @@ export class Connection {
       if (ring) {
         Atomics.store(this.#box, CH_BLOCKING, 0);
         // The reactor does not post a wake-up to a thread that blocks: what it wrote just as
-        // this one stopped blocking is taken in once this thread's loop is free.
-        if (Atomics.load(this.#box, CH_POSTED) !== this.#posted) {
+        // this one stopped blocking is taken in once this thread's loop is free. The ring
+        // tells (the reactor writes it, then looks at CH_BLOCKING: either it saw this
+        // thread blocking no more and posts a wake-up, or the ring shows the write here);
+        // the doorbell may be rung only later.
+        if (Atomics.load(this.#box, CH_POSTED) !== this.#posted || this.#endpoint.waiting?.() === true) {
           queueMicrotask(() => {
+            this.#posted = -1;
             this.#drain();
           });
         }

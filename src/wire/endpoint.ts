@@ -26,6 +26,8 @@ export interface Endpoint {
   listen(handler: (message: unknown) => void, keepAlive: boolean): void;
   /** Writes what waited for room (reactor, ring channels); returns whether it wrote anything. */
   flush?(): boolean;
+  /** Whether messages wait to be taken in (caller, ring channels: written and not read yet). */
+  waiting?(): boolean;
   close(): void;
 }
 
@@ -128,6 +130,9 @@ export function callerRingEndpoint(box: Int32Array, names: ChannelNames): Endpoi
       detach(transfer);
     },
     receive,
+    waiting() {
+      return queue.length > 0 || reader.ready;
+    },
     listen(handler, keepAlive) {
       receiver = new BroadcastChannel(names.toCaller);
       receiver.onmessage = () => {
