@@ -106,9 +106,6 @@ describe('worker threads terminated after they found the reactor', { skip: noTra
 describe('a worker’s first call while the reactor runs synchronous code', () => {
   it(
     'waits for the reactor, which the directory answered for, instead of failing with ERR_CROCHET_NOT_SET_UP',
-    {
-      todo: 'discover() waits for the reactor to open the channel max(limit, 1000) ms, and a thread that knows of no reactor asks with a short limit: after 1 s it reports that no reactor runs',
-    },
     async () => {
       const seen = report(await runFixture('break-busy.js', { killAfter: 20_000 }));
       assert.equal(seen['kind'], 'ok', JSON.stringify(seen));

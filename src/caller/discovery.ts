@@ -9,8 +9,8 @@ import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { trace } from '../common/diagnostics.js';
 import { callerRingEndpoint } from '../wire/endpoint.js';
 import { DIRECTORY, Hello, type OpenMessage } from '../wire/handshake.js';
-import { Answer, ANS_STATE, RING_BOX_BYTES } from '../wire/layout.js';
-import type { Transport } from './connection.js';
+import { Answer, ANS_STATE, CH_BEAT, CH_STATE, ChannelState, RING_BOX_BYTES } from '../wire/layout.js';
+import { Connection, type Transport } from './connection.js';
 
 /** How long a thread waits for the reactor to open its channel before it asks again. */
 const OPEN_WAIT_MS = 2000;
@@ -61,12 +61,25 @@ export function discover(limit: number, attempt = 1): Found {
     const open: OpenMessage = { k: 'open', box: box.buffer };
     endpoint.post(open);
     // The reactor opens the channel when its loop gets to it: it may be busy for a while.
-    // (Its directory may also have let this handshake go, flooded with hellos: then ask again.)
-    const opened = performance.now() + Math.max(Math.min(limit, OPEN_WAIT_MS), 1000);
+    // Its supervisor, whose loop is never blocked, takes the box at once, and from then on
+    // beats in it (and marks it stopped if the reactor stops): then wait for the reactor
+    // as long as for its start-up. (A directory flooded with hellos may also have let this
+    // handshake go: no beat comes, and this thread asks again.)
+    const asked = performance.now();
+    const beat = Atomics.load(box, CH_BEAT);
+    let taken = false;
     while (hello.state === Answer.Answered) {
-      const left = opened - performance.now();
+      if (Atomics.load(box, CH_STATE) === ChannelState.Stopped) break;
+      taken ||= Atomics.load(box, CH_BEAT) !== beat;
+      const left =
+        asked + (taken ? Connection.startupLimit : Math.max(Math.min(limit, OPEN_WAIT_MS), 1000)) - performance.now();
       if (!(left > 0)) break;
       Atomics.wait(hello.answer, ANS_STATE, Answer.Answered, Math.min(left, 100));
+    }
+    if (Atomics.load(box, CH_STATE) === ChannelState.Stopped) {
+      // The reactor stopped meanwhile: the connection reports why.
+      trace('the reactor stopped while it opened this thread’s channel');
+      return { kind: 'channel', transport: { box, endpoint, beats: true, ring: true, starter: hello.starterThread } };
     }
     if (hello.state !== Answer.Ready) {
       endpoint.close();
