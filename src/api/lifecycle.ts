@@ -22,7 +22,7 @@ import {
 import { performance } from 'node:perf_hooks';
 import { Connection, setSpin, type Transport } from '../caller/connection.js';
 import { directoryChannel, discover } from '../caller/discovery.js';
-import { Hello } from '../wire/handshake.js';
+import { inquiry } from '../wire/handshake.js';
 import { channels, trace } from '../common/diagnostics.js';
 import { portEndpoint } from '../wire/endpoint.js';
 import { Engine } from '../reactor/engine.js';
@@ -470,18 +470,18 @@ function start(
   // The main thread does not look for a reactor before it starts its own (that would cost
   // every program the wait); it says hello as it starts it instead, and the election heeds
   // an answer from a reactor already serving.
-  let asked: SharedArrayBuffer | undefined;
+  let asked: { box: SharedArrayBuffer; at: number } | undefined;
   if (isMainThread) {
-    const hello = new Hello();
+    const hello = inquiry();
     directoryChannel().postMessage(hello.message);
-    asked = hello.answer.buffer;
+    asked = { box: hello.answer, at: Date.now() };
   }
   const workerData: SupervisorData = {
     control,
     box,
     starter: threadId,
     speculative: isMainThread,
-    ...(asked === undefined ? {} : { asked }),
+    ...(asked === undefined ? {} : { asked: asked.box, askedAt: asked.at }),
     reactorEntry: reactorEntry.href,
     hot,
     ...(beside === undefined ? { port: port2 } : { reactor: beside }),

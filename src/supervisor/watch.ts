@@ -23,6 +23,12 @@ export const BEAT_MS = 100;
  * all at once, on a machine busy booting them).
  */
 const MAIN_ROUND_MS = 20;
+/**
+ * The shortest round: the main thread's round counts from its hello (a reactor already
+ * serving has had this thread's boot to answer it), but still takes in what arrives once
+ * this thread claims.
+ */
+const MIN_ROUND_MS = 4;
 const WORKER_ROUND_MS = 40;
 /** Ranks below this are the main thread's. */
 const MAIN_RANKS = 1e-6;
@@ -106,7 +112,9 @@ export function watch(
     // The main thread's claim beats any worker's (its reactor lives as long as the process);
     // only a reactor already serving beats it, and answers within the first round.
     rank: data.speculative ? Math.random() * MAIN_RANKS : MAIN_RANKS + Math.random() * (1 - MAIN_RANKS),
-    round: data.speculative ? MAIN_ROUND_MS : WORKER_ROUND_MS,
+    round: data.speculative
+      ? Math.max(MIN_ROUND_MS, MAIN_ROUND_MS - (Date.now() - (data.askedAt ?? Date.now())))
+      : WORKER_ROUND_MS,
     confirm: !data.speculative,
     // The starting thread said hello as it started this thread: a reactor already serving
     // has had this thread's boot, and the round, to answer it.

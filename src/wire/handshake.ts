@@ -192,6 +192,32 @@ export class Hello {
 }
 
 /**
+ * The P-256 curve's generator point, uncompressed: a valid public key that needs no key
+ * generation (its private key is 1, so no secret derived from it is one).
+ */
+const GENERATOR = Uint8Array.from(
+  '046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5'.match(
+    /../g,
+  ) as string[],
+  (byte) => parseInt(byte, 16),
+);
+
+/**
+ * A hello whose answer only tells whether a reactor already serves (no channel is opened
+ * from it): it carries a fixed public key, so that the thread asking need not load its
+ * crypto module, and costs almost nothing to post.
+ */
+export function inquiry(): { readonly message: HelloMessage; readonly answer: SharedArrayBuffer } {
+  const answer = new SharedArrayBuffer(ANSWER_BYTES);
+  let nonce = '';
+  for (let i = 0; i < 4; i++)
+    nonce += Math.floor(Math.random() * 2 ** 32)
+      .toString(16)
+      .padStart(8, '0');
+  return { message: { crochet: MARK, k: 'hello', key: GENERATOR, box: answer, nonce }, answer };
+}
+
+/**
  * Answers a hello, in two steps: `names` are the channel's, which only the two ends can
  * compute (listen on them first); `publish()` then writes a fresh public key and the
  * reactor's thread ids into the hello's box. Undefined if the hello's key is not a valid

@@ -226,6 +226,8 @@ export interface SupervisorData {
    * reactor already serves, its answer there beats this one's election.
    */
   readonly asked?: SharedArrayBuffer;
+  /** When that hello was posted (`Date.now()`). */
+  readonly askedAt?: number;
   /** URL of the reactor's entry module. */
   readonly reactorEntry: string;
   /** How long the reactor stays hot after a message, in ms (the `hot` option of setup()). */
