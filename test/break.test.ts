@@ -104,13 +104,10 @@ describe('worker threads terminated after they found the reactor', { skip: noTra
 });
 
 describe('a worker’s first call while the reactor runs synchronous code', () => {
-  it(
-    'waits for the reactor, which the directory answered for, instead of failing with ERR_CROCHET_NOT_SET_UP',
-    async () => {
-      const seen = report(await runFixture('break-busy.js', { killAfter: 20_000 }));
-      assert.equal(seen['kind'], 'ok', JSON.stringify(seen));
-    },
-  );
+  it('waits for the reactor, which the directory answered for, instead of failing with ERR_CROCHET_NOT_SET_UP', async () => {
+    const seen = report(await runFixture('break-busy.js', { killAfter: 20_000 }));
+    assert.equal(seen['kind'], 'ok', JSON.stringify(seen));
+  });
 });
 
 describe('foreign traffic on the directory', () => {
@@ -129,16 +126,15 @@ describe('foreign traffic on the directory', () => {
     assert.equal(seen['ok'], true, JSON.stringify(seen));
   });
 
-  it(
-    'keeps a serving reactor when foreign code says it has led since earlier and answers the probe',
-    {
-      todo: 'anyone can answer a probe (its box is posted on the directory): a serving reactor that hears of an earlier leader and sees its probe answered stops, and every thread’s calls fail, with no other reactor to find',
-    },
-    async () => {
-      const seen = report(await runFixture('break-impostor.js', { killAfter: 20_000 }));
-      assert.deepEqual(seen['after'], { ok: true }, JSON.stringify(seen));
-    },
-  );
+  it('stands the later of two serving reactors down once the first opens a channel for it, and only that one', async () => {
+    const seen = report(await runFixture('break-two-serving.js', { killAfter: 20_000 }));
+    assert.deepEqual(seen, { lost: ['second'], opened: ['first'] });
+  });
+
+  it('keeps a serving reactor when foreign code says it has led since earlier and answers the probe', async () => {
+    const seen = report(await runFixture('break-impostor.js', { killAfter: 20_000 }));
+    assert.deepEqual(seen['after'], { ok: true }, JSON.stringify(seen));
+  });
 
   it(
     'leaves a noSetup() server hearing its workers after code on its thread posted on and closed a channel named like the directory',
@@ -241,49 +237,46 @@ describe('a worker’s channel, driven in one thread', () => {
     }
   });
 
-  it(
-    'takes in, once the thread’s loop is free, a result the reactor wrote as the thread stopped blocking, even when the reactor rang its doorbell only after the thread stopped',
-    async () => {
-      const box = new Int32Array(new SharedArrayBuffer(RING_BOX_BYTES));
-      Atomics.store(box, CH_STATE, ChannelState.Ready);
-      const names = { toReactor: `break:${randomUUID()}:in`, toCaller: `break:${randomUUID()}:out` };
-      const reactor = reactorRingEndpoint(box, names);
-      const connection = new Connection({
-        box,
-        endpoint: callerRingEndpoint(box, names),
-        beats: false,
-        ring: true,
-        starter: -1,
+  it('takes in, once the thread’s loop is free, a result the reactor wrote as the thread stopped blocking, even when the reactor rang its doorbell only after the thread stopped', async () => {
+    const box = new Int32Array(new SharedArrayBuffer(RING_BOX_BYTES));
+    Atomics.store(box, CH_STATE, ChannelState.Ready);
+    const names = { toReactor: `break:${randomUUID()}:in`, toCaller: `break:${randomUUID()}:out` };
+    const reactor = reactorRingEndpoint(box, names);
+    const connection = new Connection({
+      box,
+      endpoint: callerRingEndpoint(box, names),
+      beats: false,
+      ring: true,
+      starter: -1,
+    });
+    const got = new Map<number, unknown>();
+    for (const id of [1, 2]) {
+      connection.expect(id, (_ok, value) => {
+        got.set(id, value);
       });
-      const got = new Map<number, unknown>();
-      for (const id of [1, 2]) {
-        connection.expect(id, (_ok, value) => {
-          got.set(id, value);
-        });
-      }
-      try {
-        let step = 0;
-        // As Channel.answer() does it: the ring first (the wake-up post is skipped while the
-        // thread blocks), then the doorbell. For call 2 the reactor's thread is preempted in
-        // between, until the thread has stopped blocking.
-        const done = connection.block(() => {
-          if (step === 0) {
-            reactor.post({ k: Kind.Success, id: 1, value: 'first' }, undefined, 1);
-            Atomics.add(box, CH_POSTED, 1);
-            step = 1;
-          } else if (step === 1 && got.has(1)) {
-            reactor.post({ k: Kind.Success, id: 2, value: 'second' }, undefined, 2);
-            step = 2;
-          }
-          return got.has(1);
-        }, 1000);
-        assert.equal(done, true);
-        Atomics.add(box, CH_POSTED, 1);
-        await until(() => got.has(2), 500);
-        assert.equal(got.get(2), 'second', 'call 2’s result stayed unread while the loop was free');
-      } finally {
-        reactor.close();
-      }
-    },
-  );
+    }
+    try {
+      let step = 0;
+      // As Channel.answer() does it: the ring first (the wake-up post is skipped while the
+      // thread blocks), then the doorbell. For call 2 the reactor's thread is preempted in
+      // between, until the thread has stopped blocking.
+      const done = connection.block(() => {
+        if (step === 0) {
+          reactor.post({ k: Kind.Success, id: 1, value: 'first' }, undefined, 1);
+          Atomics.add(box, CH_POSTED, 1);
+          step = 1;
+        } else if (step === 1 && got.has(1)) {
+          reactor.post({ k: Kind.Success, id: 2, value: 'second' }, undefined, 2);
+          step = 2;
+        }
+        return got.has(1);
+      }, 1000);
+      assert.equal(done, true);
+      Atomics.add(box, CH_POSTED, 1);
+      await until(() => got.has(2), 500);
+      assert.equal(got.get(2), 'second', 'call 2’s result stayed unread while the loop was free');
+    } finally {
+      reactor.close();
+    }
+  });
 });

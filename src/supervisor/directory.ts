@@ -21,11 +21,16 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { debuglog } from 'node:util';
+import { callerRingEndpoint, type Endpoint } from '../wire/endpoint.js';
+import { Answer, CH_SENT, RING_BOX_BYTES } from '../wire/layout.js';
+import { Kind, type GoodbyeMessage } from '../wire/messages.js';
 import {
   answerHello,
   answerProbe,
   claim,
   DIRECTORY,
+  Hello,
+  type OpenMessage,
   parseDirectory,
   parseOpen,
   probe,
@@ -50,6 +55,11 @@ const MAX_LATE_ROUNDS = 20;
 const RECLAIM_MS = 250;
 /** How long a leader has to answer a probe before it is taken for an impostor (a busy machine may delay it). */
 const PROBE_MS = 1000;
+/**
+ * How long a reactor that served first has to open a channel for a serving one that heard
+ * of it: its directory answers at once, but its reactor may be busy in synchronous code.
+ */
+const PROVE_MS = 2000;
 /** How long a leader that did not answer is ignored before it may be heard again. */
 const IGNORE_MS = 3000;
 /** How long a thread that was answered may take to send its box. */
@@ -242,6 +252,82 @@ export class Directory {
     setTimeout(look, 1);
   }
 
+  /**
+   * A serving reactor has callers: it stands down for another that says it served first
+   * only once that one opens a channel for it, as it would for any thread (any code can
+   * answer a probe). Its directory answers at once; its reactor opens the channel when its
+   * loop is free. One whose directory does not answer is ignored for a while; one whose
+   * reactor is busy is asked again on its next word.
+   */
+  #prove(rank: number): void {
+    if (this.#probing !== undefined) return;
+    this.#probing = rank;
+    let hello: Hello;
+    try {
+      hello = new Hello();
+      this.#channel.postMessage(hello.message);
+    } catch {
+      this.#probing = undefined;
+      return;
+    }
+    const until = performance.now() + PROVE_MS;
+    let endpoint: Endpoint | undefined;
+    let box: Int32Array | undefined;
+    const end = (): void => {
+      this.#probing = undefined;
+      if (endpoint !== undefined && box !== undefined) {
+        const goodbye: GoodbyeMessage = { k: Kind.Goodbye };
+        endpoint.post(goodbye);
+        Atomics.add(box, CH_SENT, 1);
+      }
+      endpoint?.close();
+    };
+    const look = (): void => {
+      if (this.#phase !== 'serving') {
+        end();
+        return;
+      }
+      const state = hello.state;
+      if (state === Answer.Answered && endpoint === undefined) {
+        const names = hello.names();
+        if (names === undefined || hello.reactorThread === this.#options.reactorThread()) {
+          end();
+          this.#distrust(rank);
+          return;
+        }
+        const memory = new SharedArrayBuffer(RING_BOX_BYTES);
+        box = new Int32Array(memory);
+        endpoint = callerRingEndpoint(box, names);
+        const open: OpenMessage = { k: 'open', box: memory };
+        endpoint.post(open);
+      } else if (state === Answer.Ready && endpoint !== undefined) {
+        end();
+        trace('directory: the reactor that served first opened a channel: this one stands down');
+        this.#lose();
+        return;
+      }
+      if (performance.now() > until) {
+        const answered = endpoint !== undefined;
+        end();
+        if (answered) {
+          // Its next word (its answer to this one's) starts another try.
+          trace('directory: the reactor that served first did not open a channel in time: asked again');
+          this.#post('leader');
+        } else {
+          this.#distrust(rank);
+        }
+        return;
+      }
+      setTimeout(look, 2);
+    };
+    setTimeout(look, 1);
+  }
+
+  #distrust(rank: number): void {
+    trace('directory: a leader (rank %d) did not prove itself: ignored for a while', rank);
+    this.#impostors.set(rank, performance.now() + IGNORE_MS);
+  }
+
   /** Whether a rank's messages are ignored for now (its leader did not answer a probe). */
   #ignored(rank: number): boolean {
     const until = this.#impostors.get(rank);
@@ -285,8 +371,8 @@ export class Directory {
             message.since > 0 &&
             (message.since < this.#since || (message.since === this.#since && message.rank < this.#rank));
           if (first) {
-            trace('directory: another directory serves too, and did first: this one stands down');
-            this.#verify(message.rank);
+            trace('directory: another directory says it serves too, and did first');
+            this.#prove(message.rank);
           } else {
             this.#post('leader');
           }
