@@ -434,11 +434,11 @@ function hookExit(): void {
         own.supervisor.postMessage(exiting);
         Atomics.wait(own.control, CTL_ACK, ack, EXIT_NOTICE_MS);
       }
-      own.connection.drainAll();
+      own.connection.drainAll(true);
       return;
     }
     connection?.goodbye();
-    connection?.drainAll();
+    connection?.drainAll(true);
   });
 }
 

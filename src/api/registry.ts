@@ -21,6 +21,10 @@ export interface WrapperId {
   readonly module: string;
   readonly index: number;
   readonly fingerprint: number;
+  /** The wrapped function's name (empty: anonymous), for messages. */
+  readonly name: string;
+  /** The line of `module` where the wrapper was created (0: unknown), for messages. */
+  readonly line: number;
 }
 
 interface Entry {
@@ -47,6 +51,7 @@ export const onNode = versions['bun'] === undefined && versions['deno'] === unde
 
 interface CallSite {
   getFileName(): string | null | undefined;
+  getLineNumber?(): number | null | undefined;
   getScriptNameOrSourceURL?(): string | null | undefined;
 }
 
@@ -65,9 +70,10 @@ function fileOf(site: CallSite): string | undefined {
 
 /**
  * The module whose code called `caller` (a public wrapper factory), read from V8's
- * structured stack trace, in the form the reactor loads it by (see {@link WrapperId}).
+ * structured stack trace, in the form the reactor loads it by (see {@link WrapperId}),
+ * and the line of that call (0 if unknown).
  */
-export function callerModule(caller: (...args: never[]) => unknown): string {
+export function callerSite(caller: (...args: never[]) => unknown): { readonly module: string; readonly line: number } {
   const previousPrepare = Error.prepareStackTrace;
   const previousLimit = Error.stackTraceLimit;
   Error.prepareStackTrace = (_error, sites) => sites;
@@ -82,13 +88,22 @@ export function callerModule(caller: (...args: never[]) => unknown): string {
       if (file === undefined || file === '[native code]') continue;
       // Skip crochet's own frames (a wrapper factory calling another).
       if (file.startsWith(ownDirectory) || file.startsWith(ownPath)) continue;
-      return onNode ? file : moduleKey(file);
+      const line = typeof site.getLineNumber === 'function' ? site.getLineNumber() : undefined;
+      return {
+        module: onNode ? file : moduleKey(file),
+        line: typeof line === 'number' && Number.isSafeInteger(line) && line > 0 ? line : 0,
+      };
     }
-    return '<unknown>';
+    return { module: '<unknown>', line: 0 };
   } finally {
     Error.prepareStackTrace = previousPrepare;
     Error.stackTraceLimit = previousLimit;
   }
+}
+
+/** The module whose code called `caller`, as {@link callerSite} finds it. */
+export function callerModule(caller: (...args: never[]) => unknown): string {
+  return callerSite(caller).module;
 }
 
 /**
@@ -117,8 +132,8 @@ function fingerprintOf(fn: (...args: never[]) => unknown): number {
   return hash >>> 0;
 }
 
-/** Records a new wrapper of `fn` created by `module`, and returns its id. */
-export function registerWrapper(module: string, fn: (...args: never[]) => unknown): WrapperId {
+/** Records a new wrapper of `fn` created by `module` (at `line`), and returns its id. */
+export function registerWrapper(module: string, fn: (...args: never[]) => unknown, line = 0): WrapperId {
   const key = moduleKey(module);
   let entries = byModule.get(key);
   if (entries === undefined) {
@@ -127,7 +142,7 @@ export function registerWrapper(module: string, fn: (...args: never[]) => unknow
   }
   const fingerprint = fingerprintOf(fn);
   entries.push({ fn, fingerprint });
-  return { module, index: entries.length - 1, fingerprint };
+  return { module, index: entries.length - 1, fingerprint, name: typeof fn.name === 'string' ? fn.name : '', line };
 }
 
 /** Outcome of looking a wrapper up in this thread. */

@@ -9,7 +9,7 @@ import { feed, pendingResult, settledResult, settlerOf, type EventualResult } fr
 import { access, requireConnection } from './lifecycle.js';
 import { Connection, NO_REPLY } from '../caller/connection.js';
 import { checkFunction, checkOptions, checkTimeout } from './options.js';
-import { callerModule, registerWrapper, type WrapperId } from './registry.js';
+import { callerSite, registerWrapper, type WrapperId } from './registry.js';
 import { isReactorThread } from '../common/thread.js';
 
 /** Options of {@link waitFor}. */
@@ -74,7 +74,8 @@ export function waitFor(
   const timeout = checkTimeout(checked['timeout'], 'options.timeout');
   return function wrap<A extends unknown[], R>(fn: (...args: A) => R): BlockingFunction<A, R> {
     checkFunction(fn, 'fn');
-    const id = registerWrapper(callerModule(wrap), fn);
+    const site = callerSite(wrap);
+    const id = registerWrapper(site.module, fn, site.line);
     const blocking = function (this: unknown, ...args: A): Awaited<R> {
       return blockingCall(id, fn.name, args, timeout, blocking) as Awaited<R>;
     };
@@ -104,7 +105,8 @@ export function waitFor(
  */
 export function runInReactor<A extends unknown[], R>(fn: (...args: A) => R): ReactorFunction<A, R> {
   checkFunction(fn, 'fn');
-  const id = registerWrapper(callerModule(runInReactor), fn);
+  const site = callerSite(runInReactor);
+  const id = registerWrapper(site.module, fn, site.line);
   const starting = function (this: unknown, ...args: A): EventualResult<Awaited<R>> {
     const reactor = access(fn.name, true);
     const result = pendingResult<Awaited<R>>();
@@ -190,13 +192,13 @@ function blockingCall(
   else callId = connection.call(id, name, args, receiver, true);
   const started = observed ? performance.now() : 0;
   if (observed) observeStart(callId, name, id);
-  if (!connection.block(() => done, timeout, !quickTried, true)) {
+  if (!connection.block(() => done, timeout, !quickTried, callId)) {
     connection.cancel(callId, true);
     if (channels.callTimeout.hasSubscribers) channels.callTimeout.publish({ id: callId, name, timeout });
     trace('call %d %s timed out after %d ms', callId, name || 'anonymous', timeout);
     const error = new TimeoutError(
       connection.timedOutLoading
-        ? `${callee(name)} timed out: the reactor was still importing ${id.module}, which defines it, when the start-up limit of ${Connection.startupLimit} ms ran out (setup({ startupTimeout }) sets it; the call's own timeout of ${timeout} ms starts once the module is loaded)`
+        ? `${callee(name)} timed out: the reactor was still importing ${id.module}, which defines it, when the start-up limit of ${Connection.startupLimit} ms ran out (setup({ startupTimeout }) sets it; the call's own timeout of ${timeout} ms starts once the module is loaded). The reactor runs the module's top-level code again: if it waits there for something that happens only outside the reactor (a call of a wrapper, input, a top-level await that never settles), put that code under \`if (!isReactorThread())\``
         : `${callee(name)} timed out after ${timeout} ms`,
     );
     stackFrom(error, blocking);

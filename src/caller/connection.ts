@@ -28,8 +28,10 @@ import {
   CH_BLOCKING,
   CH_COUNTER,
   CH_HOT,
+  CH_BACKLOG,
+  CH_DROPPED,
   CH_LEASE,
-  CH_LOADING,
+  CH_OUTPUT,
   CH_PARKED,
   CH_POSTED,
   CH_SENT,
@@ -46,12 +48,14 @@ import {
   parseReply,
   type AnswerMessage,
   type CallMessage,
+  type LogMessage,
   type Outcome,
   type ReplyMessage,
   type RequestMessage,
 } from '../wire/messages.js';
 import type { WrapperId } from '../api/registry.js';
-import { deliver } from '../common/report.js';
+import { deliver, onlyOutputAlive, outputBacklog, watchBacklog } from '../common/report.js';
+import { isMainThread } from 'node:worker_threads';
 
 /** The longest a caller parks before it checks the reactor's state again. */
 const SLICE_MS = 250;
@@ -67,6 +71,8 @@ const SHUTDOWN_GRACE_MS = 1000;
 const CLOSING_MS = 1000;
 /** How often a thread whose loop is free says its channel is still in use (ms); see CH_LEASE. */
 const LEASE_MS = 1500;
+/** How often a thread whose loop is free looks whether its application has anything left to do (ms). */
+const IDLE_LOOK_MS = 50;
 /** While the reactor imports a module for a call, the caller looks again this often (ms). */
 const LOADING_LOOK_MS = 20;
 
@@ -375,6 +381,7 @@ export class Connection {
   /** Stops waiting for call `id` and tells the reactor, which cancels it. */
   cancel(id: number, timeout: boolean): void {
     this.#pending.delete(id);
+    this.#loadingCalls.delete(id);
     if (this.#isStopped) return;
     try {
       this.#post({ k: Kind.Cancel, id, timeout });
@@ -384,25 +391,33 @@ export class Connection {
   }
 
   /**
-   * Whether the reactor is importing a module for a call of this channel: time that a
-   * call's own timeout does not count.
+   * Whether the reactor is importing a module for call `id` of this channel before it can
+   * run it: time that the call's own timeout does not count.
    */
-  get loading(): boolean {
-    return Atomics.load(this.#box, CH_LOADING) !== 0;
+  loadingFor(id: number): boolean {
+    return this.#loadingCalls.has(id);
   }
+
+  /** Calls of this channel that wait for the reactor to import their module. */
+  readonly #loadingCalls = new Set<number>();
 
   /**
    * Blocks until `isDone()` holds or `timeout` ms pass. Returns false on timeout. When
    * the reactor stops, every pending receiver is settled with `ReactorStoppedError`
-   * first, so `isDone()` then holds for them. With `excludeLoading`, time the reactor
-   * spends importing a module for this channel is not counted (up to the start-up limit).
+   * first, so `isDone()` then holds for them. With `loadingId`, the id of the call waited
+   * for, the time the reactor spends importing that call's module is not counted (up to
+   * the start-up limit).
    */
-  block(isDone: () => boolean, timeout: number, quick = true, excludeLoading = false): boolean {
+  block(isDone: () => boolean, timeout: number, quick = true, loadingId = 0): boolean {
     const ring = this.#ring;
     if (ring) Atomics.store(this.#box, CH_BLOCKING, 1);
+    const outer = this.#blocking;
+    this.#blocking = true;
+    if (this.#held !== undefined) this.#release();
     try {
-      return this.#block(isDone, timeout, quick, excludeLoading);
+      return this.#block(isDone, timeout, quick, loadingId);
     } finally {
+      this.#blocking = outer;
       if (ring) {
         Atomics.store(this.#box, CH_BLOCKING, 0);
         // The reactor does not post a wake-up to a thread that blocks: what it wrote just as
@@ -420,7 +435,7 @@ export class Connection {
     }
   }
 
-  #block(isDone: () => boolean, timeout: number, quick: boolean, excludeLoading: boolean): boolean {
+  #block(isDone: () => boolean, timeout: number, quick: boolean, loadingId: number): boolean {
     let spin = this.#spin.budget();
     // Most short calls are answered within a few microseconds: look for that first,
     // before even reading the clock (unless the caller just did). This costs so little
@@ -461,21 +476,23 @@ export class Connection {
       if (this.#outbox !== undefined && this.#advance()) continue;
       if (this.#beats && !this.#alive(now)) continue;
       let remaining = deadline - now;
-      if (!(remaining > 0) && excludeLoading) {
+      if (!(remaining > 0) && loadingId !== 0) {
         // A module the call needs is still being imported in the reactor: that is
-        // start-up, not the call; its own time starts when the import is done.
-        if (this.loading && now - started < this.#loadingLimit()) {
+        // start-up, not the call; its own time starts when the import is done. When the
+        // start-up limit runs out first, the call times out at once.
+        const loading = this.#loadingCalls.has(loadingId);
+        if (loading && now - started < this.#loadingLimit()) {
           sawLoading = true;
-          deadline = now + Math.min(timeout, LOADING_LOOK_MS);
-          remaining = deadline - now;
-        } else if (sawLoading) {
+          deadline = Math.min(now + Math.min(timeout, LOADING_LOOK_MS), started + this.#loadingLimit());
+          remaining = Math.max(deadline - now, 0.001);
+        } else if (!loading && sawLoading) {
           sawLoading = false;
           deadline = now + timeout;
           remaining = timeout;
         }
       }
       if (!(remaining > 0)) {
-        this.timedOutLoading = excludeLoading && this.loading;
+        this.timedOutLoading = loadingId !== 0 && this.#loadingCalls.has(loadingId);
         return false;
       }
       if (spin > 0) {
@@ -627,6 +644,66 @@ export class Connection {
     return this.#checkStopped() && Atomics.load(this.#box, CH_SHUT_DOWN) === 1;
   }
 
+  /**
+   * Writes out (or logs) one write of reactor code, and says how much is still to be
+   * written out, for the reactor's backpressure (see Engine.emit()). While this thread's
+   * loop is free, output is held back once the application has nothing left to do but
+   * write it (see {@link #idle}): so reactor code that writes without end cannot keep the
+   * process alive. Held output is written out at the next blocking call, or as the
+   * process exits.
+   */
+  #output(message: LogMessage): void {
+    if (!this.#blocking && !this.#flushing && this.#idle()) {
+      // Taken in later (it still counts as not taken in: the reactor waits, or drops).
+      (this.#held ??= []).push(message);
+      return;
+    }
+    this.#release();
+    this.#write(message);
+  }
+
+  #write(message: LogMessage): void {
+    deliver(LEVELS[message.level] ?? 'info', message.fd, message.text);
+    const size = typeof message.text === 'string' ? message.text.length : message.text.byteLength;
+    Atomics.sub(this.#box, CH_OUTPUT, size);
+    Atomics.store(this.#box, CH_BACKLOG, outputBacklog());
+    Atomics.notify(this.#box, CH_OUTPUT);
+    watchBacklog(this.#box);
+  }
+
+  /** Writes out the output held back. */
+  #release(): void {
+    const held = this.#held;
+    this.#held = undefined;
+    for (const message of held ?? []) this.#write(message);
+  }
+
+  /** Output held back while this thread's application had nothing else to do. */
+  #held: LogMessage[] | undefined;
+  /** Whether this thread blocks (in a call, a wait, a request). */
+  #blocking = false;
+  /** Whether this thread is taking in the reactor's last output as it exits. */
+  #flushing = false;
+  /** When the application was last looked at (performance.now()), and whether it was idle. */
+  #idleSeen = -Infinity;
+  #idleWas = false;
+
+  /**
+   * Whether this thread's application has nothing left to do but write out what the
+   * reactor wrote: nothing but output not yet written out (or held back) would keep the
+   * process alive. Looked at only on the main thread, only while output is backed up or
+   * held, and at most every {@link IDLE_LOOK_MS}.
+   */
+  #idle(): boolean {
+    if (!isMainThread || (this.#held === undefined && outputBacklog() === 0)) return false;
+    const now = performance.now();
+    if (now - this.#idleSeen >= IDLE_LOOK_MS) {
+      this.#idleSeen = now;
+      this.#idleWas = onlyOutputAlive();
+    }
+    return this.#idleWas;
+  }
+
   /** Whether the reactor has stopped, for whatever reason. */
   get stopped(): boolean {
     return this.#checkStopped();
@@ -642,9 +719,28 @@ export class Connection {
     return control === undefined ? 0 : Atomics.load(control, CTL_WORK);
   }
 
-  /** Takes in everything that has arrived: replies, and records to write out. */
-  drainAll(): void {
-    this.#drain();
+  /**
+   * Takes in everything that has arrived: replies, and records to write out (those held
+   * back too); as the thread exits, says how much output the reactor dropped, if any.
+   */
+  drainAll(exiting = false): void {
+    this.#flushing = true;
+    try {
+      this.#release();
+      this.#drain();
+      if (exiting) {
+        const dropped = Atomics.exchange(this.#box, CH_DROPPED, 0);
+        if (dropped > 0) {
+          deliver(
+            'error',
+            2,
+            `crochet: output dropped: ${dropped} bytes that reactor code wrote were dropped, because the application did not take its output in (its thread was blocked or busy, or nothing read its stdout)\n`,
+          );
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
   }
 
   /** Sends an error report to the reactor, for the thread that called setup(). */
@@ -778,6 +874,7 @@ export class Connection {
       case Kind.Success:
       case Kind.Failure: {
         if (message.id === this.#laneOpen) this.#laneOpen = 0;
+        this.#loadingCalls.delete(message.id);
         const receiver = this.#pending.get(message.id);
         // Nobody waits for this id any more (timed out or cancelled): drop the reply.
         if (receiver === undefined) return;
@@ -792,8 +889,12 @@ export class Connection {
       case Kind.Unstash:
         this.#stashed.delete(message.stashId);
         return;
+      case Kind.Loading:
+        if (message.done || !this.#pending.has(message.id)) this.#loadingCalls.delete(message.id);
+        else this.#loadingCalls.add(message.id);
+        return;
       case Kind.Log:
-        deliver(LEVELS[message.level] ?? 'info', message.fd, message.text);
+        this.#output(message);
         return;
     }
   }

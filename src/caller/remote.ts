@@ -17,7 +17,7 @@ class RemoteCall implements PendingCall {
   }
 
   block(isDone: () => boolean, timeout: number): boolean {
-    return this.#connection.block(isDone, timeout, true, true);
+    return this.#connection.block(isDone, timeout, true, this.id);
   }
 
   cancel(): void {

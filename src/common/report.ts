@@ -10,6 +10,7 @@ import { writeSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { describe } from '../api/options.js';
 import { LEVELS, type Level } from '../wire/messages.js';
+import { CH_BACKLOG, CH_OUTPUT } from '../wire/layout.js';
 
 /**
  * A logger for the reactor's output: console, pino, winston, or any object with these
@@ -29,7 +30,7 @@ export interface Logger {
 
 let logger: Logger | undefined;
 /** Set in the reactor thread: sends a record to the sink. */
-let emitter: ((level: Level, fd: 1 | 2, text: string) => void) | undefined;
+let emitter: ((level: Level, fd: 1 | 2, text: string | Uint8Array) => void) | undefined;
 /** Set in caller threads that are not the sink: sends a report to the reactor. */
 let forwarder: ((text: string) => void) | undefined;
 let isSink = false;
@@ -63,16 +64,69 @@ export function setForwarder(forward: typeof forwarder): void {
  * Delivers a record in this (the sink) thread: to the logger, or to stdout/stderr as
  * written. A logger that throws breaks nothing.
  */
-export function deliver(level: Level, fd: 1 | 2, text: string): void {
+export function deliver(level: Level, fd: 1 | 2, chunk: string | Uint8Array): void {
   if (logger === undefined) {
-    (fd === 1 ? process.stdout : process.stderr).write(text);
+    (fd === 1 ? process.stdout : process.stderr).write(chunk);
     return;
   }
+  const text =
+    typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString();
   try {
     logger[level](text.endsWith('\n') ? text.slice(0, -1) : text);
   } catch {
     // A logger that throws must not break the reactor's output, nor the caller.
   }
+}
+
+/** Output this thread's stdout and stderr hold, not yet written out (0 with a logger). */
+export function outputBacklog(): number {
+  if (logger !== undefined) return 0;
+  return (process.stdout.writableLength || 0) + (process.stderr.writableLength || 0);
+}
+
+/** The box told of the backlog when stdout or stderr drains (the sink's), once listening. */
+let backlogBox: Int32Array | undefined;
+
+/** Keeps `box`'s backlog up to date as stdout and stderr drain (see Engine.emit()). */
+export function watchBacklog(box: Int32Array): void {
+  if (backlogBox === box) return;
+  const first = backlogBox === undefined;
+  backlogBox = box;
+  if (!first) return;
+  const update = (): void => {
+    if (backlogBox === undefined) return;
+    Atomics.store(backlogBox, CH_BACKLOG, outputBacklog());
+    Atomics.notify(backlogBox, CH_OUTPUT);
+  };
+  process.stdout.on('drain', update);
+  process.stderr.on('drain', update);
+}
+
+/** The resource name of a stream's handle in `process.getActiveResourcesInfo()`. */
+function resourceOf(stream: NodeJS.WriteStream): string | undefined {
+  const handle = (stream as { _handle?: { constructor?: { name?: unknown } } | null })._handle;
+  const name = handle?.constructor?.name;
+  return typeof name === 'string' ? `${name}Wrap` : undefined;
+}
+
+/**
+ * Whether nothing keeps this process alive but stdout and stderr writing out what they
+ * hold (their pending writes, and their handles while they have some): the application
+ * has nothing left to do. False where Node cannot tell.
+ */
+export function onlyOutputAlive(): boolean {
+  const info = (process as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo;
+  if (typeof info !== 'function') return false;
+  const writing: (string | undefined)[] = [process.stdout, process.stderr]
+    .filter((stream) => stream.writableLength > 0)
+    .map(resourceOf);
+  for (const resource of info.call(process)) {
+    if (resource.endsWith('WriteWrap') || resource === 'ShutdownWrap') continue;
+    const index = writing.indexOf(resource);
+    if (index < 0) return false;
+    writing.splice(index, 1);
+  }
+  return true;
 }
 
 /** Reports an error of crochet's own (an unhandled failure, a failing hook), at error level. */
@@ -85,9 +139,10 @@ export function reportError(what: string, error?: unknown): void {
 }
 
 /** Writes to the process's stderr at once, bypassing streams (for when nothing else works). */
-export function writeStderr(text: string): void {
+export function writeStderr(text: string | Uint8Array): void {
   try {
-    writeSync(2, text);
+    if (typeof text === 'string') writeSync(2, text);
+    else writeSync(2, text);
   } catch {
     // stderr is gone; nothing else can be done.
   }

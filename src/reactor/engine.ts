@@ -11,8 +11,10 @@
  * everyone: the others get a `CancelledError`.
  *
  * Messages from one channel are handled in the order they were sent. A call into a
- * module the engine has not imported yet holds its channel's later messages until the
- * import is done, so a `cancel()` sent right after a call still finds the call.
+ * module the engine has not imported yet waits for that import (its record exists at
+ * once, so a `cancel()` or `stash()` sent right after it still finds it); the channel's
+ * other messages, calls into other modules among them, go on meanwhile, so a module whose
+ * import never ends holds up only the calls into it.
  */
 import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
@@ -26,7 +28,10 @@ import {
   CH_COUNTER,
   CH_HOT,
   CH_LEASE,
+  CH_BACKLOG,
+  CH_DROPPED,
   CH_LOADING,
+  CH_OUTPUT,
   CH_PARKED,
   CH_POSTED,
   CH_SENT,
@@ -110,6 +115,17 @@ const REPLY_HOT = 3;
 const SWEEP_MS = 5000;
 /** Calls further apart than this (ms) are sparse: keeping hot for them is a waste. */
 const SPARSE_MS = 1;
+/**
+ * How much reactor output (characters of text, or bytes) the thread that called setup()
+ * may have not yet written out before reactor code's writes wait for it.
+ */
+const OUTPUT_LIMIT = 16 * 1024 * 1024;
+/** Once output is being dropped, it flows again when what is not yet written out is down to this. */
+const OUTPUT_RESUME = 4 * 1024 * 1024;
+/** How long a write waits for the application to take any output in before it is dropped, in ms. */
+const OUTPUT_STALL_MS = 1000;
+/** How often a waiting write looks again, in ms. */
+const OUTPUT_LOOK_MS = 20;
 
 const settled = Promise.resolve();
 
@@ -133,7 +149,6 @@ export class Channel {
   /** The latest lane call, while it runs, and its id. */
   #laneCall: CallRecord | undefined;
   #laneCallId = 0;
-  #holding = false;
   #closed = false;
   /** Messages received from the caller (it counts those it posted in CH_SENT). */
   #received = 0;
@@ -179,7 +194,7 @@ export class Channel {
       this.#queue.push(message);
     }
     this.#takeLane(this.#received);
-    if (!this.#holding) this.#pump();
+    this.#pump();
   }
 
   /**
@@ -195,7 +210,7 @@ export class Channel {
     this.#laneSeen = id;
     const fn = lane.requestFn();
     const args = lane.readArgs(id);
-    const known = this.#queue.length === 0 && !this.#holding ? this.#functions.get(fn) : undefined;
+    const known = this.#queue.length === 0 ? this.#functions.get(fn) : undefined;
     if (known === undefined) this.#queue.push({ k: Kind.Call, id, fn, args, lane: true });
     else this.#start(id, known, args, true);
     return true;
@@ -218,7 +233,7 @@ export class Channel {
     }
     if (this.#takeLane()) {
       count++;
-      if (!this.#holding) this.#pump();
+      this.#pump();
     }
     return count;
   }
@@ -257,7 +272,6 @@ export class Channel {
       this.#active.size > 0 ||
       this.#laneCall !== undefined ||
       this.#queue.length > 0 ||
-      this.#holding ||
       Atomics.load(box, CH_SENT) !== this.#received ||
       (lane !== undefined && lane.requestId() !== this.#laneSeen) ||
       // Replies waiting for room in the ring. (Replies written but not read yet do not
@@ -306,25 +320,48 @@ export class Channel {
 
   #pump(): void {
     while (this.#queue.length > 0) {
-      const message = this.#queue[0] as RequestMessage;
+      const message = this.#queue.shift() as RequestMessage;
       if (message.k === Kind.Call) {
         if (message.wrapper !== undefined) this.#wrappers.set(message.fn, message.wrapper);
         const wrapper = this.#wrappers.get(message.fn);
         if (wrapper !== undefined && !this.#functions.has(message.fn) && needsImport(wrapper)) {
-          this.#holding = true;
-          // The caller does not count the import against the call's timeout.
-          Atomics.store(this.sig, CH_LOADING, 1);
-          void importModule(wrapper.module).then(() => {
-            Atomics.store(this.sig, CH_LOADING, 0);
-            this.#holding = false;
-            this.#pump();
-          });
-          return;
+          this.#park(message, wrapper);
+          continue;
         }
       }
-      this.#queue.shift();
       this.#handle(message);
     }
+  }
+
+  /**
+   * Call `message` needs its module imported first: it waits for that import (shared with
+   * every other call into the module), while this channel's other messages go on. Its
+   * record exists at once, so that a `cancel()` or `stash()` sent after it finds it. The
+   * caller hears that the call waits for an import, which its timeout does not count,
+   * and when it no longer does. Calls into one module start in the order they were made.
+   */
+  #park(message: CallMessage, wrapper: WrapperDescriptor): void {
+    const id = message.id;
+    const record = this.#record(id, message.lane === true);
+    Atomics.add(this.sig, CH_LOADING, 1);
+    this.answer({ k: Kind.Loading, id, done: false });
+    void importModule(wrapper.module).then(() => {
+      Atomics.sub(this.sig, CH_LOADING, 1);
+      if (this.#closed || record.settled) return;
+      this.answer({ k: Kind.Loading, id, done: true });
+      const found = findFunction(wrapper);
+      let fn: (...args: unknown[]) => unknown;
+      if ('error' in found) {
+        const error = found.error;
+        fn = () => {
+          throw error;
+        };
+      } else {
+        fn = found.fn;
+        this.#functions.set(message.fn, fn);
+      }
+      this.#engine.run(record, fn, message.args);
+    });
   }
 
   #handle(message: RequestMessage): void {
@@ -370,6 +407,11 @@ export class Channel {
 
   /** Runs call `id` of `fn`; `lane`: whether its reply may go by the lane. */
   #start(id: number, fn: (...args: unknown[]) => unknown, args: readonly unknown[], lane: boolean): void {
+    this.#engine.run(this.#record(id, lane), fn, args);
+  }
+
+  /** A new record for call `id` of this channel, findable by its id while it runs. */
+  #record(id: number, lane: boolean): CallRecord {
     const record = new CallRecord(lane ? { channel: this, id, lane: true } : { channel: this, id });
     if (lane) {
       // The lane call before it may still run (its caller timed out): keep it findable.
@@ -382,7 +424,7 @@ export class Channel {
     } else {
       this.#active.set(id, record);
     }
-    this.#engine.run(record, fn, args);
+    return record;
   }
 
   #cancel(id: number, timeout: boolean, reason?: Error): void {
@@ -671,8 +713,14 @@ export class Engine {
     this.#logTo = channel;
   }
 
-  /** Passes one write of reactor code on to the thread that called setup(). */
-  emit(level: Level, fd: 1 | 2, text: string): void {
+  /**
+   * Passes one write of reactor code on to the thread that called setup(). When that
+   * thread has more than {@link OUTPUT_LIMIT} of it not yet written out, the write waits
+   * for it to catch up (backpressure); if it takes nothing in for {@link OUTPUT_STALL_MS},
+   * the write is dropped, and so is what follows until it has caught up: then a line says
+   * how much was dropped.
+   */
+  emit(level: Level, fd: 1 | 2, text: string | Uint8Array): void {
     const channel = this.#logTo;
     if (channel === undefined || channel.closed) {
       // No other thread to send it to: this thread is the application's (noSetup()).
@@ -680,10 +728,58 @@ export class Engine {
       else writeStderr(text);
       return;
     }
+    const box = channel.sig;
+    const size = typeof text === 'string' ? text.length : text.byteLength;
+    if (!this.#roomFor(channel, size)) {
+      Atomics.add(box, CH_DROPPED, typeof text === 'string' ? Buffer.byteLength(text) : size);
+      return;
+    }
+    this.#post(channel, level, fd, text, size);
+  }
+
+  #post(channel: Channel, level: Level, fd: 1 | 2, text: string | Uint8Array, size: number): void {
     try {
       channel.answer({ k: Kind.Log, level: LEVELS.indexOf(level), fd, text });
+      Atomics.add(channel.sig, CH_OUTPUT, size);
     } catch {
       writeStderr(text);
+    }
+  }
+
+  /** Whether reactor output is being dropped (the application took none in for too long). */
+  #dropping = false;
+
+  /** Waits until the thread that called setup() has room for `size` more output; false: drop it. */
+  #roomFor(channel: Channel, size: number): boolean {
+    const box = channel.sig;
+    const outstanding = (): number => Atomics.load(box, CH_OUTPUT) + Atomics.load(box, CH_BACKLOG);
+    let before = outstanding();
+    if (this.#dropping) {
+      if (before > OUTPUT_RESUME) return false;
+      this.#dropping = false;
+      const dropped = Atomics.exchange(box, CH_DROPPED, 0);
+      if (dropped > 0) {
+        const note = `crochet: output dropped: ${dropped} bytes that reactor code wrote were dropped, because the application took none of its output in for ${OUTPUT_STALL_MS} ms while ${OUTPUT_LIMIT / 1024 / 1024} MiB of it were waiting (its thread was blocked or busy, or nothing read its stdout)\n`;
+        this.#post(channel, 'error', 2, note, note.length);
+        before = outstanding();
+      }
+    }
+    if (before === 0 || before + size <= OUTPUT_LIMIT) return true;
+    // Backpressure, bounded: wait while the application takes output in.
+    let until = performance.now() + OUTPUT_STALL_MS;
+    for (;;) {
+      Atomics.wait(box, CH_OUTPUT, Atomics.load(box, CH_OUTPUT), OUTPUT_LOOK_MS);
+      if (channel.closed || Atomics.load(box, CH_STATE) !== ChannelState.Ready) return true;
+      const now = performance.now();
+      const current = outstanding();
+      if (current === 0 || current + size <= OUTPUT_LIMIT) return true;
+      if (current < before) {
+        before = current;
+        until = now + OUTPUT_STALL_MS;
+      } else if (now >= until) {
+        this.#dropping = true;
+        return false;
+      }
     }
   }
 

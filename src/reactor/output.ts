@@ -29,19 +29,43 @@ const consoleLevels: Readonly<Record<string, Level>> = {
   assert: 'error',
 };
 
+/**
+ * What one write of reactor code carries: text, or bytes exactly as given (a `Buffer`, a
+ * `Uint8Array`, or a string with an encoding other than UTF-8, turned into its bytes here
+ * as the stream would have).
+ */
+export type Chunk = string | Uint8Array;
+
+/** What a write of `chunk` with `encoding` puts out, as `stream.write()` would; throws as it would. */
+export function chunkOf(chunk: unknown, encoding: unknown): Chunk {
+  if (typeof chunk === 'string') {
+    if (typeof encoding !== 'string' || /^utf-?8$/i.test(encoding)) return chunk;
+    // Throws ERR_UNKNOWN_ENCODING for an unknown encoding, as the stream would.
+    if (!Buffer.isEncoding(encoding)) {
+      const error = new TypeError(`Unknown encoding: ${encoding}`);
+      Object.defineProperty(error, 'code', { value: 'ERR_UNKNOWN_ENCODING', enumerable: false });
+      throw error;
+    }
+    return Uint8Array.prototype.slice.call(Buffer.from(chunk, encoding));
+  }
+  if (chunk instanceof Uint8Array) {
+    // A copy of just these bytes (a Buffer may be a view of a larger pool).
+    return Uint8Array.prototype.slice.call(chunk);
+  }
+  const error = new TypeError(
+    `The "chunk" argument must be of type string or an instance of Buffer or Uint8Array. Received ${chunk === null ? 'null' : typeof chunk}`,
+  );
+  Object.defineProperty(error, 'code', { value: 'ERR_INVALID_ARG_TYPE', enumerable: false });
+  throw error;
+}
+
 /** Routes every write of this thread to `emit`. */
-export function captureOutput(emit: (level: Level, fd: 1 | 2, text: string) => void): void {
+export function captureOutput(emit: (level: Level, fd: 1 | 2, chunk: Chunk) => void): void {
   let level: Level | undefined;
 
   const write = (fd: 1 | 2) =>
     function (this: unknown, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
-      const text =
-        typeof chunk === 'string'
-          ? chunk
-          : Buffer.from(chunk as Uint8Array).toString(
-              typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8',
-            );
-      emit(level ?? (fd === 1 ? 'info' : 'error'), fd, text);
+      emit(level ?? (fd === 1 ? 'info' : 'error'), fd, chunkOf(chunk, encoding));
       const done = typeof encoding === 'function' ? encoding : callback;
       if (typeof done === 'function') process.nextTick(done);
       return true;

@@ -28,9 +28,14 @@
  *     Int32 9  CH_BLOCKING    1 while the caller blocks (it reads the ring itself, no wake-up post needed)
  *     Int32 10 CH_NUDGED      1 while a wake-up post to the caller's free loop is on its way
  *     Int32 11 CH_CAUSE_LENGTH byte length of the stop cause in the cause area
- *     Int32 12 CH_LOADING     1 while the reactor imports a module a call of this channel needs
+ *     Int32 12 CH_LOADING     calls of this channel that wait for the reactor to import their module
  *     Int32 13 CH_LEASE       bumped by the caller now and then: a channel whose lease stops moving
  *                             and that has nothing under way is closed (its thread was terminated)
+ *   bytes 64-127   output line (the box of the thread that called setup(), which writes out
+ *                  what reactor code writes): written by both
+ *     Int32 16 CH_OUTPUT      characters/bytes of output the reactor posted that this thread has not taken in
+ *     Int32 17 CH_BACKLOG     what this thread's stdout and stderr hold, not yet written out
+ *     Int32 18 CH_DROPPED     bytes of output the reactor dropped and has not reported yet
  *   bytes 128-191  lane request line: written by the caller (TAKEN_ID by the reactor)
  *     Int32 32 REQUEST_ID, 33 REQUEST_FN, 34 REQUEST_ARGC, 35 TAKEN_ID, 36-39 ARG_KINDS
  *     bytes 160-191 the arguments' numbers (4 × Float64)
@@ -125,10 +130,19 @@ export const CH_BLOCKING = 9;
 export const CH_NUDGED = 10;
 /** Index of the byte length of the stop cause in the box. */
 export const CH_CAUSE_LENGTH = 11;
-/** Index of the count of module imports the reactor is waiting for on this channel's behalf. */
+/** Index of the count of this channel's calls that wait for the reactor to import their module. */
 export const CH_LOADING = 12;
 /** Index of the caller's lease: bumped while the calling thread lives and uses the channel. */
 export const CH_LEASE = 13;
+
+// ---- channel box: the output line ----------------------------------------------------
+
+/** Index of the amount of output the reactor posted to this thread that it has not taken in. */
+export const CH_OUTPUT = 16;
+/** Index of the amount of output this thread's stdout and stderr hold, not written out yet. */
+export const CH_BACKLOG = 17;
+/** Index of the amount of output the reactor dropped and has not reported yet. */
+export const CH_DROPPED = 18;
 
 // ---- channel box: the lane -----------------------------------------------------------
 

@@ -51,6 +51,8 @@ export const Kind = {
   Report: 14,
   /** caller → reactor: a request waits in the direct lane (wakes a reactor that is not hot). */
   Poke: 15,
+  /** reactor → caller: a call waits for its module's import (or no longer does). */
+  Loading: 16,
 } as const;
 
 /** Levels of a {@link LogMessage}, as logger method names. */
@@ -88,6 +90,10 @@ export interface WrapperDescriptor {
   readonly index: number;
   /** A hash of the wrapped function's source, to catch a mismatched wrapper. */
   readonly fingerprint: number;
+  /** The wrapped function's name, for messages (absent or empty: anonymous). */
+  readonly name?: string;
+  /** The line of the module where the wrapper was created, for messages (0: unknown). */
+  readonly line?: number;
 }
 
 /** Caller → reactor: this caller stopped waiting for `id` and has settled it. */
@@ -166,8 +172,11 @@ export interface LogMessage {
   readonly level: number;
   /** 1: it went to stdout; 2: to stderr. */
   readonly fd: 1 | 2;
-  /** Exactly what was written, trailing newline included. */
-  readonly text: string;
+  /**
+   * Exactly what was written, trailing newline included: text, or bytes (a `Buffer`, a
+   * `Uint8Array`, or a string written with another encoding than UTF-8).
+   */
+  readonly text: string | Uint8Array;
 }
 
 /** Caller → reactor: stop, giving the shutdown hooks at most `timeout` ms in all. */
@@ -192,7 +201,19 @@ export type RequestMessage =
   | ReportMessage
   | PokeMessage
   | SpaceMessage;
-export type ReplyMessage = LogMessage | SuccessMessage | FailureMessage | AnswerMessage | UnstashMessage;
+/**
+ * Reactor → caller: call `id` waits until the reactor has imported its module (`done`:
+ * it no longer does). That time is start-up, not the call's own: see
+ * `setup({ startupTimeout })`.
+ */
+export interface LoadingMessage {
+  readonly k: typeof Kind.Loading;
+  readonly id: number;
+  readonly done: boolean;
+}
+
+export type ReplyMessage =
+  LogMessage | SuccessMessage | FailureMessage | AnswerMessage | UnstashMessage | LoadingMessage;
 
 /** Key of the environment data that tells threads created later that a reactor exists. */
 export const ENVIRONMENT_KEY = 'crochet:reactor:v2';
@@ -278,8 +299,14 @@ const isText = (value: unknown): value is string => typeof value === 'string';
 
 function isWrapper(value: unknown): value is WrapperDescriptor {
   if (typeof value !== 'object' || value === null) return false;
-  const { module, index, fingerprint } = value as Record<string, unknown>;
-  return isText(module) && Number.isSafeInteger(index) && Number.isSafeInteger(fingerprint);
+  const { module, index, fingerprint, name, line } = value as Record<string, unknown>;
+  return (
+    isText(module) &&
+    Number.isSafeInteger(index) &&
+    Number.isSafeInteger(fingerprint) &&
+    (name === undefined || isText(name)) &&
+    (line === undefined || isId(line))
+  );
 }
 
 function isOutcome(value: unknown): value is Outcome {
@@ -348,8 +375,12 @@ export function parseReply(data: unknown): ReplyMessage | undefined {
       return isId(m['id']) ? (data as AnswerMessage) : undefined;
     case Kind.Unstash:
       return isText(m['stashId']) ? (data as UnstashMessage) : undefined;
+    case Kind.Loading:
+      return isId(m['id']) && typeof m['done'] === 'boolean' ? (data as LoadingMessage) : undefined;
     case Kind.Log:
-      return Number.isSafeInteger(m['level']) && (m['fd'] === 1 || m['fd'] === 2) && isText(m['text'])
+      return Number.isSafeInteger(m['level']) &&
+        (m['fd'] === 1 || m['fd'] === 2) &&
+        (isText(m['text']) || m['text'] instanceof Uint8Array)
         ? (data as LogMessage)
         : undefined;
     default:
