@@ -51,6 +51,8 @@ export const Kind = {
   Report: 14,
   /** caller → reactor: a request waits in the direct lane (wakes a reactor that is not hot). */
   Poke: 15,
+  /** reactor → caller: a message of the caller's could not be decoded (its call fails). */
+  Lost: 16,
 } as const;
 
 /** Levels of a {@link LogMessage}, as logger method names. */
@@ -145,6 +147,16 @@ export interface AnswerMessage {
   readonly yours?: boolean;
 }
 
+/**
+ * Reactor → caller: the caller's message number `seq` on this channel (counted as
+ * `CH_SENT` counts them) could not be decoded in the reactor; `error` says why.
+ */
+export interface LostMessage {
+  readonly k: typeof Kind.Lost;
+  readonly seq: number;
+  readonly error: WireValue;
+}
+
 export interface UnstashMessage {
   readonly k: typeof Kind.Unstash;
   readonly stashId: string;
@@ -187,7 +199,7 @@ export type RequestMessage =
   | ReportMessage
   | PokeMessage
   | SpaceMessage;
-export type ReplyMessage = LogMessage | SuccessMessage | FailureMessage | AnswerMessage | UnstashMessage;
+export type ReplyMessage = LogMessage | SuccessMessage | FailureMessage | AnswerMessage | UnstashMessage | LostMessage;
 
 /** Key of the environment data that tells threads created later that a reactor exists. */
 export const ENVIRONMENT_KEY = 'crochet:reactor:v2';
@@ -340,6 +352,10 @@ export function parseReply(data: unknown): ReplyMessage | undefined {
       return isId(m['id']) ? (data as AnswerMessage) : undefined;
     case Kind.Unstash:
       return isText(m['stashId']) ? (data as UnstashMessage) : undefined;
+    case Kind.Lost:
+      return isId(m['seq']) && typeof m['error'] === 'object' && m['error'] !== null
+        ? (data as LostMessage)
+        : undefined;
     case Kind.Log:
       return Number.isSafeInteger(m['level']) && (m['fd'] === 1 || m['fd'] === 2) && isText(m['text'])
         ? (data as LogMessage)
