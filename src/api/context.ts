@@ -3,7 +3,8 @@
  * transfer lists of the values it returns.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Transferable } from 'node:worker_threads';
+import { types } from 'node:util';
+import { MessagePort, type Transferable } from 'node:worker_threads';
 import { describe } from './options.js';
 import { thread } from '../common/thread.js';
 
@@ -112,4 +113,44 @@ export function takeTransfer(value: unknown, into: Transferable[]): void {
   if (list === undefined) return;
   transfers.delete(value);
   into.push(...list);
+}
+
+/** The web streams, which ports can transfer (where the runtime has them). */
+function isStream(value: object): boolean {
+  for (const name of ['ReadableStream', 'WritableStream', 'TransformStream'] as const) {
+    const Stream = (globalThis as Record<string, unknown>)[name];
+    if (typeof Stream === 'function' && value instanceof Stream) return true;
+  }
+  return false;
+}
+
+/**
+ * Checks a list given to `transfer()` before anything is sent, by the same rules in every
+ * thread: each object at most once, and each one that can move. `ports`: whether the
+ * value goes over a port (between the reactor and the thread that started it), which can
+ * also move `MessagePort`s and streams; other threads reach the reactor over a channel
+ * that moves only `ArrayBuffer`s. Throws a `TypeError` saying what is wrong.
+ */
+export function checkTransferList(list: readonly unknown[], ports: boolean): void {
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i];
+    const first = list.indexOf(item);
+    if (first !== i) {
+      throw new TypeError(
+        `The transfer() list holds the same object twice (items ${first} and ${i}: ${describe(item)}); list each object once`,
+      );
+    }
+    if (typeof item === 'object' && item !== null && !types.isProxy(item)) {
+      if (types.isArrayBuffer(item)) continue;
+      if (item instanceof MessagePort || isStream(item)) {
+        if (ports) continue;
+        throw new TypeError(
+          `The transfer() list holds a ${item instanceof MessagePort ? 'MessagePort' : 'stream'} (item ${i}), which can move only between the reactor and the thread that started it with setup(): this thread reaches the reactor over a channel that moves only ArrayBuffers. Make this call from that thread, or pass data instead`,
+        );
+      }
+    }
+    throw new TypeError(
+      `The transfer() list holds ${describe(item)} (item ${i}), which cannot be transferred: list ArrayBuffers${ports ? ', MessagePorts or streams' : ''} that the value holds`,
+    );
+  }
 }

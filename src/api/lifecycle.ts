@@ -494,7 +494,7 @@ function start(
     transferList: beside === undefined ? [port2] : [beside.port],
   });
   const result = new Connection(
-    { box, endpoint: portEndpoint(port1), beats: false, ring: false, starter: threadId },
+    { box, endpoint: portEndpoint(port1, box, 'caller'), beats: false, ring: false, starter: threadId },
     {
       control,
       limit: startup,

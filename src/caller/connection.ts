@@ -17,8 +17,8 @@ import { inspect } from 'node:util';
 import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, decodeThrown, encodeThrown } from '../wire/codec.js';
 import { Backoff } from '../common/backoff.js';
-import { takeTransfer } from '../api/context.js';
-import type { Endpoint, Undecodable } from '../wire/endpoint.js';
+import { checkTransferList, takeTransfer } from '../api/context.js';
+import { Undecodable, type Endpoint } from '../wire/endpoint.js';
 import { Lane } from '../wire/lane.js';
 import { CrochetError, ReactorStoppedError, TimeoutError } from '../api/errors.js';
 import { channels, trace } from '../common/diagnostics.js';
@@ -54,7 +54,7 @@ import {
   type RequestMessage,
 } from '../wire/messages.js';
 import type { WrapperId } from '../api/registry.js';
-import { deliver, onlyOutputAlive, outputBacklog, watchBacklog } from '../common/report.js';
+import { deliver, onlyOutputAlive, outputBacklog, reportError, watchBacklog } from '../common/report.js';
 import { isMainThread } from 'node:worker_threads';
 
 /** The longest a caller parks before it checks the reactor's state again. */
@@ -117,9 +117,26 @@ export class Connection {
   /** The reply doorbell's value when the port was last read (-1: read it next time). */
   #posted = -1;
   readonly #pending = new Map<number, Receiver>();
+  /**
+   * The calls and requests posted and not answered yet, by their message's number on the
+   * channel (as CH_SENT counts them), and those numbers by id: a message the reactor could
+   * not decode is named by its number (see `Kind.Lost`).
+   */
+  readonly #sentAs = new Map<number, number>();
+  readonly #numberOf = new Map<number, number>();
+  /** Requests whose message the reactor could not decode, with why. */
+  readonly #lostRequests = new Map<number, unknown>();
   /** The channel's numbers for the wrappers called over it, and the wrappers by number. */
   readonly #wrappers = new Map<WrapperId, number>();
   #numbered: WrapperId[] = [];
+  /**
+   * The wrappers (by number) the reactor surely knows: a reply came to a call that named
+   * them. Until then every call names its wrapper in full (the message that named it may
+   * not have been decoded), and none goes by the lane.
+   */
+  readonly #named = new Set<number>();
+  /** Calls that named their wrapper, by id, with its number, until a reply comes. */
+  readonly #naming = new Map<number, number>();
   #reopen: (() => Transport | undefined) | undefined;
   #lease: ReturnType<typeof setInterval> | undefined;
   readonly #answers = new Map<number, AnswerMessage>();
@@ -155,6 +172,8 @@ export class Connection {
     if (fresh) {
       this.#wrappers.clear();
       this.#numbered = [];
+      this.#named.clear();
+      this.#naming.clear();
     }
     this.#laneOpen = 0;
     this.#lastLaneReply = 0;
@@ -256,7 +275,22 @@ export class Connection {
     this.#outbox = undefined;
     this.#booting = undefined;
     clearTimeout(this.#bootTimer);
-    for (const { message, transfer } of outbox) this.#send(message, transfer);
+    for (const { message, transfer } of outbox) {
+      try {
+        this.#send(message, transfer);
+      } catch (error) {
+        // It went in the outbox, but the channel it goes over now cannot carry it (another
+        // thread's reactor won, and this thread reaches it without a port): its call fails.
+        const id = message.k === Kind.Call ? message.id : 0;
+        const receiver = this.#pending.get(id);
+        if (receiver === undefined) {
+          trace('could not send a request held while the reactor started: %s', error);
+          continue;
+        }
+        this.#pending.delete(id);
+        receiver(false, dataCloneError('The arguments of the call', error));
+      }
+    }
     return true;
   }
 
@@ -295,15 +329,24 @@ export class Connection {
     const id = this.#nextId++;
     const transferList: Transferable[] = [];
     for (const arg of args) takeTransfer(arg, transferList);
-    // A wrapper is named in full on its first call over this channel, by number after.
+    try {
+      checkTransferList(transferList, !this.#ring);
+    } catch (error) {
+      throw dataCloneError(
+        `The transfer() list of the arguments of ${name === '' ? 'the wrapped function' : `${name}()`}`,
+        error,
+      );
+    }
+    // A wrapper is named in full until the reactor has surely taken it in, by number after.
     let fn = this.#wrappers.get(wrapper);
     const first = fn === undefined;
     fn ??= this.#wrappers.size;
+    const named = this.#named.has(fn);
     const message: CallMessage = {
       k: Kind.Call,
       id,
       fn,
-      ...(first ? { wrapper } : {}),
+      ...(named ? {} : { wrapper }),
       args,
       ...(direct ? { blocking: true as const } : {}),
     };
@@ -316,6 +359,7 @@ export class Connection {
       this.#wrappers.set(wrapper, fn);
       this.#numbered[fn] = wrapper;
     }
+    if (!named) this.#naming.set(id, fn);
     this.#pending.set(id, receiver);
     return id;
   }
@@ -332,7 +376,7 @@ export class Connection {
     const lane = this.#lane;
     if (lane === undefined || this.#outbox !== undefined) return 0;
     const fn = this.#wrappers.get(wrapper);
-    if (fn === undefined) return 0;
+    if (fn === undefined || !this.#named.has(fn)) return 0;
     // The slot is free once the reactor took the last request. An outcome of it proves
     // that; only after a timeout must the shared memory be asked.
     if (this.#laneOpen !== 0) {
@@ -382,6 +426,7 @@ export class Connection {
   cancel(id: number, timeout: boolean): void {
     this.#pending.delete(id);
     this.#loadingCalls.delete(id);
+    this.#answered(id);
     if (this.#isStopped) return;
     try {
       this.#post({ k: Kind.Cancel, id, timeout });
@@ -765,9 +810,14 @@ export class Connection {
    */
   #post(message: RequestMessage, transfer: Transferable[] = []): boolean {
     if (this.#outbox !== undefined) {
-      // The reactor does not serve yet: check it can be cloned now, send it later.
-      structuredClone(message);
-      this.#outbox.push({ message, transfer });
+      // The reactor does not serve yet: copy it now (what is sent is what the arguments
+      // were at the call, and their getters run once), send the copy later. The copy's
+      // transfer list is made of the copy's own objects (a clone keeps identities).
+      const copy =
+        transfer.length === 0
+          ? { message: structuredClone(message), transfer }
+          : structuredClone({ message, transfer }, { transfer });
+      this.#outbox.push(copy);
       return false;
     }
     return this.#send(message, transfer);
@@ -783,7 +833,10 @@ export class Connection {
       const box = this.#box;
       this.#endpoint.post(message, transfer);
       // Counted after posting: a lane request written later says how many came before it.
-      Atomics.add(this.#box, CH_SENT, 1);
+      const number = Atomics.add(this.#box, CH_SENT, 1) + 1;
+      if (message.k === Kind.Call || message.k === Kind.Stash || message.k === Kind.Retrieve) {
+        this.#track(message.id, number);
+      }
       if (!this.#ring) return moved;
       // The reactor may have been closing this channel just now (see reclaimIfIdle()).
       const state = Atomics.load(this.#box, CH_STATE);
@@ -800,6 +853,7 @@ export class Connection {
         const fn = this.#wrappers.size;
         this.#wrappers.set(wrapper, fn);
         this.#numbered[fn] = wrapper;
+        this.#naming.set(message.id, fn);
         message = { ...message, fn, wrapper };
       } else if (message.k === Kind.Poke) {
         return moved;
@@ -807,15 +861,38 @@ export class Connection {
     }
   }
 
+  /** Remembers that message number `number` on this channel carried call or request `id`. */
+  #track(id: number, number: number): void {
+    const before = this.#numberOf.get(id);
+    if (before !== undefined) this.#sentAs.delete(before);
+    this.#sentAs.set(number, id);
+    this.#numberOf.set(id, number);
+  }
+
+  /** Call or request `id` was answered (or given up): its message number is forgotten. */
+  #answered(id: number): void {
+    const number = this.#numberOf.get(id);
+    if (number === undefined) return;
+    this.#numberOf.delete(id);
+    this.#sentAs.delete(number);
+  }
+
   /** Sends a request and blocks for its answer. */
   #request(message: RequestMessage & { readonly id: number }): AnswerMessage {
     this.throwIfStopped();
     this.#post(message);
     const id = message.id;
-    if (!this.block(() => this.#answers.has(id), REQUEST_LIMIT_MS)) {
+    const done = (): boolean => this.#answers.has(id) || this.#lostRequests.has(id);
+    if (!this.block(done, REQUEST_LIMIT_MS)) {
+      this.#answered(id);
       throw new TimeoutError(
         `The reactor did not answer within ${REQUEST_LIMIT_MS} ms (is reactor code running synchronously for that long?)`,
       );
+    }
+    if (this.#lostRequests.has(id)) {
+      const error = this.#lostRequests.get(id);
+      this.#lostRequests.delete(id);
+      throw dataCloneError('The request (a result to stash)', error);
     }
     const answer = this.#answers.get(id);
     this.#answers.delete(id);
@@ -851,14 +928,27 @@ export class Connection {
     this.#posted = -1;
   }
 
+  /** A reply to call `id` came: the reactor took in the wrapper it named, if it named one. */
+  #tookWrapper(id: number): void {
+    const fn = this.#naming.get(id);
+    if (fn === undefined) return;
+    this.#naming.delete(id);
+    this.#named.add(fn);
+  }
+
   #dispatch(data: unknown): void {
-    const undecodable = data as Partial<Undecodable> | null;
-    if (typeof undecodable === 'object' && undecodable !== null && undecodable.undecodable === true) {
+    if (data instanceof Undecodable) {
+      this.#tookWrapper(data.id);
       // A reply that could not be decoded here: it is the failure of its call.
-      const receiver = this.#pending.get(undecodable.id ?? 0);
-      if (receiver === undefined) return;
-      this.#pending.delete(undecodable.id ?? 0);
-      receiver(false, dataCloneError('The result', undecodable.error));
+      const receiver = this.#pending.get(data.id);
+      if (receiver === undefined) {
+        if (data.id === 0) reportError('crochet could not decode a reply from the reactor', data.error);
+        return;
+      }
+      this.#pending.delete(data.id);
+      this.#answered(data.id);
+      if (data.id === this.#laneOpen) this.#laneOpen = 0;
+      receiver(false, dataCloneError('The outcome of the call (its result, or the error it threw)', data.error));
       return;
     }
     const message = parseReply(data);
@@ -875,15 +965,48 @@ export class Connection {
       case Kind.Failure: {
         if (message.id === this.#laneOpen) this.#laneOpen = 0;
         this.#loadingCalls.delete(message.id);
+        this.#tookWrapper(message.id);
         const receiver = this.#pending.get(message.id);
         // Nobody waits for this id any more (timed out or cancelled): drop the reply.
         if (receiver === undefined) return;
         this.#pending.delete(message.id);
-        if (message.k === Kind.Success) receiver(true, message.value);
-        else receiver(false, decodeThrown(message.error));
+        this.#answered(message.id);
+        if (message.k === Kind.Success) {
+          receiver(true, message.value);
+          return;
+        }
+        let error: unknown;
+        try {
+          error = decodeThrown(message.error);
+        } catch (decodeError) {
+          error = dataCloneError('The error thrown', decodeError);
+        }
+        receiver(false, error);
+        return;
+      }
+      case Kind.Lost: {
+        // The reactor could not decode message number `seq`: its call (or request) fails.
+        const id = this.#sentAs.get(message.seq);
+        if (id === undefined) return;
+        this.#answered(id);
+        this.#naming.delete(id);
+        let cause: unknown;
+        try {
+          cause = decodeThrown(message.error);
+        } catch (decodeError) {
+          cause = decodeError;
+        }
+        const receiver = this.#pending.get(id);
+        if (receiver === undefined) {
+          this.#lostRequests.set(id, cause);
+          return;
+        }
+        this.#pending.delete(id);
+        receiver(false, dataCloneError('The arguments of the call', cause));
         return;
       }
       case Kind.Answer:
+        this.#answered(message.id);
         this.#answers.set(message.id, message);
         return;
       case Kind.Unstash:
@@ -927,6 +1050,8 @@ export class Connection {
     this.#drain();
     const receivers = [...this.#pending.values()];
     this.#pending.clear();
+    this.#sentAs.clear();
+    this.#numberOf.clear();
     for (const receiver of receivers) {
       const error = this.stoppedError();
       // Results failed by an orderly shutdown are not failures anyone must look at.

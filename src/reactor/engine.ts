@@ -20,8 +20,8 @@ import { performance } from 'node:perf_hooks';
 import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, decodeThrown, encodeFailure, encodeThrown, type WireValue } from '../wire/codec.js';
 import { Backoff } from '../common/backoff.js';
-import { CallContext, runAsCall, takeTransfer } from '../api/context.js';
-import { reactorRingEndpoint, type Endpoint } from '../wire/endpoint.js';
+import { CallContext, checkTransferList, isMarked, runAsCall, takeTransfer } from '../api/context.js';
+import { reactorRingEndpoint, Undecodable, type Endpoint } from '../wire/endpoint.js';
 import { settleAnswer, type ChannelNames } from '../wire/handshake.js';
 import {
   Answer,
@@ -169,11 +169,20 @@ export class Channel {
     this.sig = sig;
     this.#onClose = onClose;
     this.#lane = Lane.fits(sig) ? new Lane(sig) : undefined;
+    this.ports = endpoint.flush === undefined;
     endpoint.listen((message) => {
-      this.#take(message);
+      try {
+        this.#take(message);
+      } catch (error) {
+        // Nothing a caller sends may end the reactor's thread (the application's, after noSetup()).
+        reportError('crochet failed to take in a message from a calling thread', error);
+      }
       engine.keepHot();
     }, keepAlive);
   }
+
+  /** Whether this channel is a port (it can move buffers and ports), not a ring. */
+  readonly ports: boolean;
 
   #take(data: unknown): void {
     if (this.#closed) return;
@@ -181,8 +190,12 @@ export class Channel {
     // A lane request written before this message was posted goes first. (The caller
     // counts the messages it posted; the lane request says how many it followed.)
     this.#takeLane(this.#received - 1);
-    const message = parseRequest(data);
-    if (message === undefined) {
+    const message = data instanceof Undecodable ? undefined : parseRequest(data);
+    if (data instanceof Undecodable) {
+      // A message that could not be decoded here (nested too deeply, say): the caller
+      // fails the call it carried, which it knows by the message's number.
+      this.answer({ k: Kind.Lost, seq: this.#received, error: encodeFailure(data.error) });
+    } else if (message === undefined) {
       trace('ignored a malformed message on a channel');
     } else if (message.k === Kind.Space) {
       // The caller made room in its ring: write what waited, and wake it to read on.
@@ -345,23 +358,33 @@ export class Channel {
     const record = this.#record(id, message.lane === true);
     Atomics.add(this.sig, CH_LOADING, 1);
     this.answer({ k: Kind.Loading, id, done: false });
+    if (message.blocking === true && message.lane !== true) this.#blocking.add(id);
     void importModule(wrapper.module).then(() => {
       Atomics.sub(this.sig, CH_LOADING, 1);
       if (this.#closed || record.settled) return;
-      this.answer({ k: Kind.Loading, id, done: true });
-      const found = findFunction(wrapper);
-      let fn: (...args: unknown[]) => unknown;
-      if ('error' in found) {
-        const error = found.error;
-        fn = () => {
-          throw error;
-        };
-      } else {
-        fn = found.fn;
-        this.#functions.set(message.fn, fn);
+      try {
+        this.#runParked(message, record, wrapper);
+      } catch (error) {
+        reportError('crochet failed to take in a message from a calling thread', error);
       }
-      this.#engine.run(record, fn, message.args);
     });
+  }
+
+  /** Runs a call that waited for its module's import. */
+  #runParked(message: CallMessage, record: CallRecord, wrapper: WrapperDescriptor): void {
+    this.answer({ k: Kind.Loading, id: message.id, done: true });
+    const found = findFunction(wrapper);
+    let fn: (...args: unknown[]) => unknown;
+    if ('error' in found) {
+      const error = found.error;
+      fn = () => {
+        throw error;
+      };
+    } else {
+      fn = found.fn;
+      this.#functions.set(message.fn, fn);
+    }
+    this.#engine.run(record, fn, message.args);
   }
 
   #handle(message: RequestMessage): void {
@@ -395,7 +418,7 @@ export class Channel {
     if (fn === undefined) {
       const found = findFunction(this.#wrappers.get(message.fn) ?? { module: '<unknown>', index: -1, fingerprint: 0 });
       if ('error' in found) {
-        this.send(message.id, false, encodeThrown(found.error));
+        this.send(message.id, false, encodeFailure(found.error));
         return;
       }
       fn = found.fn;
@@ -521,11 +544,15 @@ export class Channel {
       if (ok) this.answer({ k: Kind.Success, id, value: payload }, transfer);
       else this.answer({ k: Kind.Failure, id, error: payload as WireValue });
     } catch (error) {
-      this.answer({
-        k: Kind.Failure,
-        id,
-        error: encodeThrown(dataCloneError(ok ? 'The result' : 'The error thrown', error)),
-      });
+      try {
+        this.answer({
+          k: Kind.Failure,
+          id,
+          error: encodeFailure(dataCloneError(ok ? 'The result' : 'The error thrown', error)),
+        });
+      } catch (again) {
+        reportError(`crochet could not send the outcome of a call to its thread`, again);
+      }
     }
   }
 
@@ -611,6 +638,17 @@ export class Engine {
   #caught = false;
 
   readonly #poll = (): void => {
+    try {
+      this.#pollTurn();
+    } catch (error) {
+      // Whatever went wrong, the engine must not stay marked as polling with nothing
+      // scheduled: its callers would wait for a poll that never comes.
+      reportError('crochet failed while it looked for calls', error);
+      setImmediate(this.#poll);
+    }
+  };
+
+  #pollTurn(): void {
     let found = 0;
     this.#chained = 0;
     for (const channel of this.#channels) found += channel.poll();
@@ -646,7 +684,7 @@ export class Engine {
       this.#awaitingNext = false;
       this.#replyBackoff.miss();
     }
-  };
+  }
 
   /** Whether the engine waits, hot, for the next call after a reply. */
   #awaitingNext = false;
@@ -688,9 +726,13 @@ export class Engine {
   }
 
   readonly #next = (): void => {
-    if (this.#watch() > 0) {
-      this.#chained++;
-      this.#sawCall();
+    try {
+      if (this.#watch() > 0) {
+        this.#chained++;
+        this.#sawCall();
+      }
+    } catch (error) {
+      reportError('crochet failed while it looked for calls', error);
     }
   };
 
@@ -898,22 +940,31 @@ export class Engine {
 
   run(record: CallRecord, fn: (...args: unknown[]) => unknown, args: readonly unknown[]): void {
     let value: unknown;
+    let then: unknown;
     try {
       value = runAsCall(record, fn, args);
+      // Read once: a getter (or a Proxy's trap) runs once, and may throw.
+      then = thenOf(value);
     } catch (error) {
       this.#settle(record, false, error);
       return;
     }
-    if (isThenable(value)) {
-      value.then(
-        (resolved: unknown) => {
-          this.#settle(record, true, resolved);
-          this.#afterReply();
-        },
-        (error: unknown) => {
-          this.#settle(record, false, error);
-        },
-      );
+    if (typeof then === 'function') {
+      try {
+        (then as PromiseLike<unknown>['then']).call(
+          value,
+          (resolved: unknown) => {
+            this.#settle(record, true, resolved);
+            this.#afterReply();
+          },
+          (error: unknown) => {
+            this.#settle(record, false, error);
+          },
+        );
+      } catch (error) {
+        // As `await` does: a `then` that throws rejects.
+        this.#settle(record, false, error);
+      }
     } else {
       this.#settle(record, true, value);
       // Watching for the next call must wait for a microtask here (see replied()).
@@ -927,25 +978,40 @@ export class Engine {
   #settle(record: CallRecord, ok: boolean, value: unknown): void {
     if (record.settled) return;
     record.settled = true;
-    let remote = 0;
-    for (const subscriber of record.subscribers) if (subscriber.channel !== null) remote++;
+    let remote: Channel | undefined;
+    let remotes = 0;
+    for (const subscriber of record.subscribers) {
+      if (subscriber.channel === null) continue;
+      remote = subscriber.channel;
+      remotes++;
+    }
     const entries = record.entries?.size ?? 0;
     const kept = entries > 0 || record.subscribers.length > 1;
-    let payload: unknown = value;
     let transfer: Transferable[] | undefined;
-    if (!ok) {
-      if (remote > 0 || entries > 0) payload = encodeFailure(value);
-    } else if (remote === 1 && !kept && typeof value === 'object' && value !== null) {
-      // Only one thread gets this value, so the buffers marked with transfer() can move.
-      transfer = [];
-      takeTransfer(value, transfer);
+    if (ok && typeof value === 'object' && value !== null && isMarked(value)) {
+      const list: Transferable[] = [];
+      takeTransfer(value, list);
+      // Only one thread gets this value: the objects marked with transfer() can move.
+      const moving = remotes === 1 && !kept ? remote : undefined;
+      try {
+        checkTransferList(list, moving?.ports ?? true);
+        if (moving !== undefined) transfer = list;
+      } catch (error) {
+        ok = false;
+        value = dataCloneError('The transfer() list of the result', error);
+      }
     }
+    const payload: unknown = !ok && (remotes > 0 || entries > 0) ? encodeFailure(value) : value;
     for (const subscriber of record.subscribers) {
-      if (subscriber.channel === null) {
-        subscriber.settle(ok, value);
-      } else {
-        subscriber.channel.release(subscriber.id);
-        subscriber.channel.send(subscriber.id, ok, payload, transfer, subscriber.lane === true);
+      try {
+        if (subscriber.channel === null) {
+          subscriber.settle(ok, value);
+        } else {
+          subscriber.channel.release(subscriber.id);
+          subscriber.channel.send(subscriber.id, ok, payload, transfer, subscriber.lane === true);
+        }
+      } catch (error) {
+        reportError('crochet could not deliver the outcome of a call', error);
       }
     }
     record.subscribers = NONE;
@@ -1062,10 +1128,9 @@ function keepable(ok: boolean, value: unknown, payload: unknown): Outcome {
   return { ok: false, error: payload === value ? encodeFailure(value) : (payload as WireValue) };
 }
 
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
+/** The `then` of `value` if it may have one (read once: it may be a getter, or a trap). */
+function thenOf(value: unknown): unknown {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null
+    ? (value as { then?: unknown }).then
+    : undefined;
 }

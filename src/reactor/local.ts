@@ -6,6 +6,8 @@ import type { PendingCall, ReactorAccess, Retrieved, Settle } from '../api/acces
 import type { WrapperId } from '../api/registry.js';
 import type { Outcome } from '../wire/messages.js';
 import type { CallRecord, Engine } from './engine.js';
+import { checkTransferList, takeTransfer } from '../api/context.js';
+import { dataCloneError } from '../wire/codec.js';
 
 class LocalCall implements PendingCall {
   readonly id = undefined;
@@ -43,6 +45,17 @@ export class LocalAccess implements ReactorAccess {
   }
 
   start(_wrapper: WrapperId, fn: (...args: unknown[]) => unknown, args: unknown[], settle: Settle): PendingCall {
+    // Nothing crosses threads here, but transfer() lists follow the same rules everywhere.
+    const list: unknown[] = [];
+    for (const arg of args) takeTransfer(arg, list as never[]);
+    try {
+      checkTransferList(list, true);
+    } catch (error) {
+      throw dataCloneError(
+        `The transfer() list of the arguments of ${fn.name === '' ? 'the wrapped function' : `${fn.name}()`}`,
+        error,
+      );
+    }
     return new LocalCall(this.#engine, this.#engine.runLocal(fn, args, settle), settle);
   }
 

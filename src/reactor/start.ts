@@ -67,7 +67,7 @@ export function startReactor(data: ReactorData): void {
     return exit(code);
   };
 
-  engine.logTo(engine.addChannel(portEndpoint(data.port), data.box, true));
+  engine.logTo(engine.addChannel(portEndpoint(data.port, data.box, 'reactor'), data.box, true));
   // The supervisor: this thread's parent, or beside it (then a port to it was given).
   const supervisor = data.supervisor ?? parentPort;
   // A channel that closes (its thread said goodbye) leaves nothing behind in the supervisor.

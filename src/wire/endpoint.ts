@@ -12,7 +12,8 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import { BroadcastChannel, receiveMessageOnPort, type MessagePort, type Transferable } from 'node:worker_threads';
-import { CH_BLOCKING, CH_NUDGED, CH_SENT } from './layout.js';
+import { CH_BLOCKING, CH_NUDGED, CH_SENT, REPLY_IDS, REPLY_IDS_OFFSET } from './layout.js';
+import { isTooDeep } from './codec.js';
 import { Kind, type SpaceMessage } from './messages.js';
 import type { ChannelNames } from './handshake.js';
 import { RingReader, RingWriter } from './ring.js';
@@ -31,16 +32,76 @@ export interface Endpoint {
   close(): void;
 }
 
-export function portEndpoint(port: MessagePort): Endpoint {
+/**
+ * What an endpoint delivers for a message that arrived but could not be decoded (nested
+ * too deeply for this thread's stack, say): the failure of the call it was about, whose id
+ * is `id` when the receiving end can tell (0 otherwise). Made only here, never received.
+ */
+export class Undecodable {
+  readonly id: number;
+  readonly error: unknown;
+  constructor(id: number, error: unknown) {
+    this.id = id;
+    this.error = error;
+  }
+}
+
+/**
+ * A port end. `box` (the channel's box) makes the message numbers line up with the call
+ * ids the reactor records there (see REPLY_IDS in layout.ts): `'reactor'` records the call
+ * each message it posts is about; `'caller'` counts what it takes in, so that a message it
+ * cannot decode becomes the failure of its call. A request the reactor cannot decode
+ * becomes an {@link Undecodable} of id 0 (the reactor's channel knows its number).
+ */
+export function portEndpoint(port: MessagePort, box?: Int32Array, role?: 'caller' | 'reactor'): Endpoint {
+  const ids = box === undefined ? undefined : new Int32Array(box.buffer, REPLY_IDS_OFFSET, REPLY_IDS * 2);
+  /** Messages posted, and taken in (including those that could not be decoded). */
+  let posted = 0;
+  let taken = 0;
+  const idOf = (number: number): number => {
+    if (ids === undefined) return 0;
+    const slot = (number & (REPLY_IDS - 1)) * 2;
+    if (Atomics.load(ids, slot) !== number) return 0;
+    const id = Atomics.load(ids, slot + 1);
+    // Still this message's: the reactor did not reuse the slot meanwhile.
+    return Atomics.load(ids, slot) === number ? id : 0;
+  };
+  const undecodable = (error: unknown): Undecodable => {
+    taken = (taken + 1) | 0;
+    return new Undecodable(role === 'caller' ? idOf(taken) : 0, error);
+  };
   return {
-    post(message, transfer) {
+    post(message, transfer, id = 0) {
+      if (ids !== undefined && role === 'reactor') {
+        const number = (posted + 1) | 0;
+        const slot = (number & (REPLY_IDS - 1)) * 2;
+        Atomics.store(ids, slot + 1, id);
+        Atomics.store(ids, slot, number);
+        port.postMessage(message, transfer as Transferable[] | undefined);
+        posted = number;
+        return;
+      }
       port.postMessage(message, transfer as Transferable[] | undefined);
     },
     receive() {
-      return receiveMessageOnPort(port);
+      let received: { message: unknown } | undefined;
+      try {
+        received = receiveMessageOnPort(port);
+      } catch (error) {
+        // A message that could not be decoded here (nested too deeply, say): it was taken.
+        return { message: undecodable(error) };
+      }
+      if (received !== undefined) taken = (taken + 1) | 0;
+      return received;
     },
     listen(handler, keepAlive) {
-      port.on('message', handler);
+      port.on('message', (message: unknown) => {
+        taken = (taken + 1) | 0;
+        handler(message);
+      });
+      port.on('messageerror', (error: unknown) => {
+        handler(undecodable(error));
+      });
       if (!keepAlive) port.unref();
     },
     close() {
@@ -54,16 +115,6 @@ function detach(transfer: readonly Transferable[] | undefined): void {
   for (const item of transfer ?? []) {
     if (item instanceof ArrayBuffer && item.byteLength > 0) structuredClone(item, { transfer: [item] });
   }
-}
-
-/**
- * What a caller receives through its ring when a message could not be decoded: the
- * failure of the call it was about.
- */
-export interface Undecodable {
-  readonly undecodable: true;
-  readonly id: number;
-  readonly error: unknown;
 }
 
 /** Whether `value` holds a Blob, looked for in objects, arrays, maps and sets (bounded). */
@@ -118,8 +169,7 @@ export function callerRingEndpoint(box: Int32Array, names: ChannelNames): Endpoi
       try {
         queue.push(deserialize(bytes));
       } catch (error) {
-        const undecodable: Undecodable = { undecodable: true, id, error };
-        queue.push(undecodable);
+        queue.push(new Undecodable(id, error));
       }
     }
   };
@@ -178,6 +228,8 @@ export function reactorRingEndpoint(box: Int32Array, names: ChannelNames): Endpo
         if (holdsBlob(message)) throw new TypeError('A Blob could not be cloned');
         bytes = serialize(message);
       } catch (error) {
+        // Nested too deeply for this thread's stack: said as such by the caller of post().
+        if (isTooDeep(error)) throw error;
         throw new TypeError(
           `${error instanceof Error ? error.message : String(error)} (a thread other than the one that started the reactor receives its results serialized in shared memory, where a SharedArrayBuffer or a Blob cannot go: pass a SharedArrayBuffer in as an argument instead, or return the Blob's bytes)`,
           { cause: error },
@@ -194,6 +246,11 @@ export function reactorRingEndpoint(box: Int32Array, names: ChannelNames): Endpo
     listen(handler, keepAlive) {
       receiver.onmessage = (event) => {
         handler((event as MessageEvent).data);
+      };
+      // A request that could not be decoded here (nested too deeply, say): the channel
+      // counts it, and fails its call.
+      receiver.onmessageerror = (event) => {
+        handler(new Undecodable(0, (event as MessageEvent).data));
       };
       if (keepAlive) receiver.ref();
       else receiver.unref();

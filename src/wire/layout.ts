@@ -46,6 +46,9 @@
  *     bytes 272-279 the reply's number (Float64)
  *   bytes 384…     lane text: the arguments' (LANE_TEXT units), then the reply's (LANE_TEXT units)
  *   then           the stop cause (CH_CAUSE_BYTES)
+ *   then           the reply ids (REPLY_IDS pairs of Int32: message number, call id): for each message
+ *                  the reactor posts to a port, the call it is about, so that a caller that cannot
+ *                  decode a reply knows which call failed
  *   then           the ring (RING_BYTES, only for channels without a port): messages to the caller
  *
  * answer box (one per hello; public, carries nothing secret)
@@ -184,8 +187,15 @@ export const REPLY_TEXT = LANE_STRINGS + LANE_TEXT * 2;
 export const CH_CAUSE_OFFSET = REPLY_TEXT + LANE_TEXT * 2;
 /** Room for the stop cause in a box; a larger cause is cut down to its message. */
 export const CH_CAUSE_BYTES = 4096;
+/** Byte offset of the reply ids: pairs of Int32 (message number, call id or 0). */
+export const REPLY_IDS_OFFSET = CH_CAUSE_OFFSET + CH_CAUSE_BYTES;
+/**
+ * How many recent port messages the reply ids cover: a message the caller could not decode
+ * is named there unless the reactor has posted this many more since. A power of two.
+ */
+export const REPLY_IDS = 512;
 /** Byte offset of the ring. */
-export const RING_OFFSET = CH_CAUSE_OFFSET + CH_CAUSE_BYTES;
+export const RING_OFFSET = REPLY_IDS_OFFSET + REPLY_IDS * 8;
 /** Byte length of the ring (a power of two; larger messages go through it in parts). */
 export const RING_BYTES = 32 * 1024;
 /** Byte length of a box without a ring (the channel of the thread that started the reactor). */

@@ -53,6 +53,8 @@ export const Kind = {
   Poke: 15,
   /** reactor → caller: a call waits for its module's import (or no longer does). */
   Loading: 16,
+  /** reactor → caller: a message of the caller's could not be decoded (its call fails). */
+  Lost: 17,
 } as const;
 
 /** Levels of a {@link LogMessage}, as logger method names. */
@@ -156,6 +158,16 @@ export interface AnswerMessage {
   readonly yours?: boolean;
 }
 
+/**
+ * Reactor → caller: the caller's message number `seq` on this channel (counted as
+ * `CH_SENT` counts them) could not be decoded in the reactor; `error` says why.
+ */
+export interface LostMessage {
+  readonly k: typeof Kind.Lost;
+  readonly seq: number;
+  readonly error: WireValue;
+}
+
 export interface UnstashMessage {
   readonly k: typeof Kind.Unstash;
   readonly stashId: string;
@@ -213,7 +225,7 @@ export interface LoadingMessage {
 }
 
 export type ReplyMessage =
-  LogMessage | SuccessMessage | FailureMessage | AnswerMessage | UnstashMessage | LoadingMessage;
+  LogMessage | SuccessMessage | FailureMessage | AnswerMessage | UnstashMessage | LoadingMessage | LostMessage;
 
 /** Key of the environment data that tells threads created later that a reactor exists. */
 export const ENVIRONMENT_KEY = 'crochet:reactor:v2';
@@ -377,6 +389,10 @@ export function parseReply(data: unknown): ReplyMessage | undefined {
       return isText(m['stashId']) ? (data as UnstashMessage) : undefined;
     case Kind.Loading:
       return isId(m['id']) && typeof m['done'] === 'boolean' ? (data as LoadingMessage) : undefined;
+    case Kind.Lost:
+      return isId(m['seq']) && typeof m['error'] === 'object' && m['error'] !== null
+        ? (data as LostMessage)
+        : undefined;
     case Kind.Log:
       return Number.isSafeInteger(m['level']) &&
         (m['fd'] === 1 || m['fd'] === 2) &&
