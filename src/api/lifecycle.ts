@@ -127,12 +127,12 @@ const DEFAULT_SPIN_MS = 0.05;
 const DEFAULT_HOT_MS = 0.1;
 const DEFAULT_STARTUP_MS = 30_000;
 
-/** Checks a short duration in ms: a finite number >= 0. */
+/** Checks a short duration in ms: a finite number >= 0 (`Infinity` is refused, and the message says so). */
 function checkDuration(value: unknown, what: string): number {
-  const ms = checkTimeout(value, what);
-  if (ms === Infinity)
-    throw new RangeError(`Expected \`${what}\` to be a finite number of milliseconds >= 0, got \`Infinity\` (number)`);
-  return ms;
+  const expected = `Expected \`${what}\` to be a finite number of milliseconds >= 0, got ${describe(value)}`;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(expected);
+  if (value < 0 || value === Infinity) throw new RangeError(expected);
+  return value;
 }
 
 /**
