@@ -115,7 +115,10 @@ function checkResourceLimits(value: unknown): ResourceLimits {
 /** Options of {@link shutdown}. */
 export interface ShutdownOptions {
   /**
-   * How long the `onShutdown` hooks may take, in all, in milliseconds.
+   * How long the `onShutdown` hooks may take, in all, in milliseconds: any number >= 0.
+   * `Infinity` means no limit: the hooks take as long as they take (and a caller blocked
+   * in `shutdown()` waits for them). So does a time longer than a timer can hold
+   * (2^31 - 1 ms, about 24.8 days).
    * @default 5000
    */
   readonly timeout?: number;
@@ -565,7 +568,9 @@ function stopReactor(target: Connection, timeout: number): void {
  *
  * The process does the same by itself when it ends, so most programs never call it.
  *
- * @throws {TypeError|RangeError} if `options.timeout` is not a number >= 0.
+ * `options.timeout` may be `Infinity`: the hooks then have no time limit.
+ *
+ * @throws {TypeError|RangeError} if `options.timeout` is not a number >= 0 (or `Infinity`).
  */
 export function shutdown(options?: ShutdownOptions): void {
   const checked = checkOptions(options, 'options', ['timeout'], false);

@@ -112,6 +112,8 @@ const REPLY_HOT = 3;
 const SWEEP_MS = 5000;
 /** Calls further apart than this (ms) are sparse: keeping hot for them is a waste. */
 const SPARSE_MS = 1;
+/** The longest delay a timer can hold (2^31 - 1 ms, about 24.8 days); longer ones would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const settled = Promise.resolve();
 
@@ -700,7 +702,10 @@ export class Engine {
             () => 'done' as const,
             (error: unknown) => ({ error }),
           ),
+        // A budget beyond what a timer can hold (Infinity, or more than about 24.8 days)
+        // is no limit: the hook takes as long as it takes.
         new Promise<'late'>((resolve) => {
+          if (budget > MAX_TIMER_MS) return;
           timer = setTimeout(() => {
             resolve('late');
           }, budget);
