@@ -32,6 +32,7 @@ import type { ReactorAccess } from './access.js';
 import { Directory } from '../supervisor/directory.js';
 import { CrochetError } from './errors.js';
 import { checkFunction, checkOptions, checkTimeout, describe } from './options.js';
+import { inCall } from './context.js';
 import { BOX_BYTES, CTL_ACK, CTL_BYTES, CTL_STATE, CTL_WORK, State } from '../wire/layout.js';
 import {
   ENVIRONMENT_KEY,
@@ -240,9 +241,25 @@ export function setup(options?: SetupOptions): void {
  * @throws {CrochetError} `ERR_CROCHET_ALREADY_SET_UP` if a reactor thread was already
  *   started (by `setup()` in this thread or any other). `ERR_CROCHET_MAIN_THREAD_ONLY` in
  *   a worker thread: only the main thread lives as long as the process.
+ *   `ERR_CROCHET_REACTOR_THREAD` in reactor code: in the reactor thread `setup()` started,
+ *   and in a wrapped function running on the `noSetup()` main thread.
  */
 export function noSetup(): void {
+  if (currentRole() === 'reactor' && (!isMainThread || inCall())) {
+    // Reactor code: the reactor is running already, in this very thread.
+    throw new CrochetError(
+      'ERR_CROCHET_REACTOR_THREAD',
+      isMainThread
+        ? 'noSetup() was called in a wrapped function running in the reactor; the main thread is the reactor already. Call noSetup() once, at start-up, in the main thread’s own code'
+        : `noSetup() was called in the reactor thread (thread ${threadId}), which setup() started; reactor code cannot make another thread the reactor. Call noSetup() once, at start-up, in the main thread’s own code, instead of setup()`,
+    );
+  }
   if (mode === 'noSetup') return;
+  if (isMainThread && currentEngine() !== undefined) {
+    // Another copy of crochet made this thread the reactor already: its engine serves.
+    mode = 'noSetup';
+    return;
+  }
   if (!isMainThread) {
     throw new CrochetError(
       'ERR_CROCHET_MAIN_THREAD_ONLY',
