@@ -308,16 +308,19 @@ export function noSetup(): void {
  * start it. `callee` names the caller for the error message: a wrapped function's name
  * when `isWrapper`.
  *
- * Whether the reactor has stopped is checked by the connection's own methods (every
- * call and request checks it), not here, to keep it off the blocking call's path twice.
+ * A connection whose reactor stopped is replaced by one to the reactor that serves now,
+ * if any (a reactor that died or was shut down can be replaced by `setup()`, in any
+ * thread); without one, the connection's own methods fail with `ReactorStoppedError`.
  *
  * @throws {CrochetError} `ERR_CROCHET_NOT_SET_UP` if there is no reactor.
  */
 export function requireConnection(callee: string, isWrapper = false): Connection {
   const current = connection;
-  // A stop is noticed by the call that meets it (it fails with ReactorStoppedError); the
-  // next one looks for a reactor that replaced it.
-  if (current !== undefined && !current.noticedStop) return current;
+  // A reactor that stopped (shut down, or died) may have been replaced by now (setup()
+  // again, in any thread): a call looks for the new one, and fails with
+  // ReactorStoppedError only if there is none. (A call under way when it stopped failed
+  // with it already.)
+  if (current !== undefined && !current.stopped) return current;
   // No reactor yet, or it stopped and another may have replaced it: ask the directory
   // (not again and again when it just said there is none).
   if (performance.now() - lastMiss > PROBE_AGAIN_MS) {
@@ -403,9 +406,12 @@ function announce(control: Int32Array, spin = DEFAULT_SPIN_MS): void {
   setEnvironmentData(ENVIRONMENT_KEY, hint);
 }
 
-/** Opens a channel to the process's reactor, if one answers within `limit` ms. */
-function find(limit: number): Connection | undefined {
-  const transport = findTransport(limit);
+/**
+ * Opens a channel to the process's reactor, if one answers within `limit` ms. `remember`:
+ * whether finding none makes calls fail at once for a while (see PROBE_AGAIN_MS).
+ */
+function find(limit: number, remember = true): Connection | undefined {
+  const transport = findTransport(limit, remember);
   if (transport === undefined) return undefined;
   const found = new Connection(transport);
   setForwarder((text) => {
@@ -416,7 +422,7 @@ function find(limit: number): Connection | undefined {
   return found;
 }
 
-function findTransport(limit: number): Transport | undefined {
+function findTransport(limit: number, remember = true): Transport | undefined {
   const found = discover(limit);
   if (found.kind === 'channel') {
     lastMiss = -Infinity;
@@ -427,7 +433,7 @@ function findTransport(limit: number): Transport | undefined {
     becomeReactor();
     return undefined;
   }
-  lastMiss = performance.now();
+  if (remember) lastMiss = performance.now();
   return undefined;
 }
 
@@ -596,7 +602,8 @@ export function shutdown(options?: ShutdownOptions): void {
   // Without a reactor (none found, or it stopped already), there is nothing to stop.
   if (currentEngine() === undefined) {
     if (connection === undefined || connection.stopped) {
-      connection = find(hinted() ? Connection.startupLimit : PROBE_MS) ?? connection;
+      // (Finding none here says nothing about later calls: another thread may start one.)
+      connection = find(hinted() ? Connection.startupLimit : PROBE_MS, false) ?? connection;
     }
     if (connection === undefined || connection.stopped) return;
     connection.ready();

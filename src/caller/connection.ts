@@ -619,11 +619,6 @@ export class Connection {
     return this.#checkStopped();
   }
 
-  /** Whether this thread has already seen the reactor stop (a call failed for it). */
-  get noticedStop(): boolean {
-    return this.#isStopped;
-  }
-
   /** How much a shutdown would have to do in the reactor (hooks + stashed results), if known here. */
   shutdownWork(control: Int32Array | undefined): number {
     return control === undefined ? 0 : Atomics.load(control, CTL_WORK);
