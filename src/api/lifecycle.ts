@@ -14,7 +14,7 @@ import {
   MessageChannel,
   type MessagePort,
   threadId,
-  Worker,
+  type Worker,
   getEnvironmentData,
   setEnvironmentData,
   type ResourceLimits,
@@ -43,6 +43,7 @@ import {
 } from '../wire/messages.js';
 import { becomeSink, checkLogger, setForwarder, type Logger } from '../common/report.js';
 import { becomeReactor, currentEngine, currentRole, setEngine } from '../common/thread.js';
+import { startSharing } from '../common/env.js';
 
 /** Options of {@link setup}. Unknown keys are rejected, so typos show. */
 export interface SetupOptions {
@@ -377,13 +378,13 @@ const PRELOADS = /^(?:--import|--require|-r|--loader|--experimental-loader)(?:=|
  * there is recorded for every caller (see reactor/guard.ts).
  */
 function startBeside(entry: URL, workerData: ReactorData, transferList: MessagePort[]): Worker {
-  const plain = (): Worker => new Worker(entry, { workerData, transferList });
+  const plain = (): Worker => startSharing(entry, { workerData, transferList });
   if (!onNode() || !process.execArgv.some((arg) => PRELOADS.test(arg))) return plain();
   const guard = ['--import', new URL('./reactor/guard.js', import.meta.url).href];
   let execArgv = process.execArgv;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      return new Worker(entry, { workerData, transferList, execArgv: [...guard, ...execArgv] });
+      return startSharing(entry, { workerData, transferList, execArgv: [...guard, ...execArgv] });
     } catch (error) {
       // Options given explicitly are checked, unlike inherited ones: leave out those Node
       // names as not for workers (--expose-gc, --max-old-space-size…), and try again.
@@ -515,7 +516,7 @@ function start(
   };
   // The supervisor's event loop is never blocked: it sees the reactor die (even of running
   // out of memory) and wakes blocked callers.
-  const watcher = new Worker(new URL('./supervisor/main.js', import.meta.url), {
+  const watcher = startSharing(new URL('./supervisor/main.js', import.meta.url), {
     workerData,
     transferList: beside === undefined ? [port2] : [beside.port],
   });
