@@ -156,9 +156,13 @@ export class EventualResult<T> {
 
   /**
    * The error the function threw, as rebuilt in this thread (with the reactor's stack),
-   * or `undefined` if there is no outcome yet or it was a success. Never blocks.
+   * or `undefined` if there is no outcome yet or it was a success. Never blocks, but
+   * takes in an outcome that has arrived already, as `wait(0)` would (even while this
+   * thread was busy). A failure returned here counts as retrieved: it is not reported
+   * when the result is garbage-collected.
    */
   originalFailure(): unknown {
+    if (this.#state === PENDING) this.#call?.poll();
     if (this.#state !== FAILED) return undefined;
     unretrieved.unregister(this);
     return this.#value;

@@ -629,6 +629,15 @@ export class Connection {
     this.#drain();
   }
 
+  /**
+   * Takes in, without blocking, the outcomes that have arrived (and a stop of the
+   * reactor, which fails what is pending): what `wait(0)` would see.
+   */
+  takeIn(): void {
+    this.#drain();
+    this.#checkStopped();
+  }
+
   /** Sends an error report to the reactor, for the thread that called setup(). */
   report(text: string): void {
     if (this.#isStopped) throw this.stoppedError();
