@@ -555,9 +555,24 @@ export class Connection {
   retrieve(stashId: string, receiver: Receiver): { own: unknown } | { id: number } | undefined {
     const reply = this.#nextId++;
     this.#pending.set(reply, receiver);
-    const answer = this.#request({ k: Kind.Retrieve, id: this.#nextId++, stashId, reply });
+    const id = this.#nextId++;
+    let answer: AnswerMessage;
+    try {
+      answer = this.#request({ k: Kind.Retrieve, id, stashId, reply });
+    } catch (error) {
+      this.#pending.delete(reply);
+      // Gave up waiting (the reactor is busy): the reactor puts the result back when it
+      // comes to this request, so that a later retrieve still finds it.
+      if (error instanceof TimeoutError) {
+        this.#tell({ k: Kind.Retrieved, id, kept: false });
+        throw new TimeoutError(`${error.message}; the result stays stashed under its id: retrieve it again later`);
+      }
+      throw error;
+    }
     if (answer.found !== true || answer.yours === true) this.#pending.delete(reply);
     if (answer.found !== true) return undefined;
+    // Kept: the reactor may now tell the stashing thread that its result was taken.
+    this.#tell({ k: Kind.Retrieved, id, kept: true });
     if (answer.yours === true) {
       const own = this.#stashed.get(stashId);
       this.#stashed.delete(stashId);
@@ -702,12 +717,26 @@ export class Connection {
     }
   }
 
+  /** Posts a message that needs no answer, if the channel is still open. */
+  #tell(message: RequestMessage): void {
+    if (this.#isStopped) return;
+    try {
+      this.#post(message);
+    } catch {
+      // The reactor stopped: nothing to tell any more.
+    }
+  }
+
+  /** Requests given up on (timed out): their answers, if they come, are dropped. */
+  readonly #givenUp = new Set<number>();
+
   /** Sends a request and blocks for its answer. */
   #request(message: RequestMessage & { readonly id: number }): AnswerMessage {
     this.throwIfStopped();
     this.#post(message);
     const id = message.id;
     if (!this.block(() => this.#answers.has(id), REQUEST_LIMIT_MS)) {
+      this.#givenUp.add(id);
       throw new TimeoutError(
         `The reactor did not answer within ${REQUEST_LIMIT_MS} ms (is reactor code running synchronously for that long?)`,
       );
@@ -778,6 +807,7 @@ export class Connection {
         return;
       }
       case Kind.Answer:
+        if (this.#givenUp.delete(message.id)) return;
         this.#answers.set(message.id, message);
         return;
       case Kind.Unstash:
