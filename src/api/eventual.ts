@@ -221,7 +221,8 @@ export function settledResult<T>(ok: boolean, value: unknown): EventualResult<T>
  *
  * @throws {CrochetError} `ERR_CROCHET_UNKNOWN_RESULT` if no result is stashed under `id`
  *   (never stashed, or already retrieved).
- * @throws {TimeoutError} if the reactor did not answer within 10 s.
+ * @throws {TimeoutError} if the reactor did not answer within 10 s (its thread is busy
+ *   running synchronous code); the result then stays stashed, for a later retrieve.
  */
 export function retrieveResult<T = unknown>(id: string): EventualResult<T> {
   if (typeof id !== 'string') {
