@@ -144,7 +144,7 @@ describe('lifecycle', () => {
           'TypeError: Unknown option `lgger` in `options` (known options: `logger`, `spin`, `hot`, `resourceLimits`, `startupTimeout`)',
         badSpin:
           'RangeError: Expected `options.spin` to be a finite number of milliseconds >= 0, got `Infinity` (number)',
-        badHot: 'RangeError: Expected `options.hot` to be a number of milliseconds >= 0 or Infinity, got `-1` (number)',
+        badHot: 'RangeError: Expected `options.hot` to be a finite number of milliseconds >= 0, got `-1` (number)',
       });
     },
   );

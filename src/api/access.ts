@@ -20,6 +20,8 @@ export interface PendingCall {
   readonly id: number | undefined;
   /** Blocks until `isDone()` holds or `timeout` ms pass; false on timeout. Only for remote calls. */
   block(isDone: () => boolean, timeout: number): boolean;
+  /** Takes in the outcome if it has arrived, without blocking (a stop of the reactor too). */
+  poll(): void;
   /** This holder gives the call up: the reactor cancels it for every other holder too. */
   cancel(): void;
   /**

@@ -63,6 +63,11 @@ export function abortSignal(): AbortSignal {
   return calls.getStore()?.signal ?? never;
 }
 
+/** Whether this code runs for a call of a wrapped function (in the reactor). */
+export function inCall(): boolean {
+  return calls.getStore() !== undefined;
+}
+
 /** Runs `fn(...args)` as the call `context` (whose signal `abortSignal()` returns). */
 export function runAsCall(
   context: CallContext,

@@ -156,9 +156,13 @@ export class EventualResult<T> {
 
   /**
    * The error the function threw, as rebuilt in this thread (with the reactor's stack),
-   * or `undefined` if there is no outcome yet or it was a success. Never blocks.
+   * or `undefined` if there is no outcome yet or it was a success. Never blocks, but
+   * takes in an outcome that has arrived already, as `wait(0)` would (even while this
+   * thread was busy). A failure returned here counts as retrieved: it is not reported
+   * when the result is garbage-collected.
    */
   originalFailure(): unknown {
+    if (this.#state === PENDING) this.#call?.poll();
     if (this.#state !== FAILED) return undefined;
     unretrieved.unregister(this);
     return this.#value;
@@ -217,7 +221,8 @@ export function settledResult<T>(ok: boolean, value: unknown): EventualResult<T>
  *
  * @throws {CrochetError} `ERR_CROCHET_UNKNOWN_RESULT` if no result is stashed under `id`
  *   (never stashed, or already retrieved).
- * @throws {TimeoutError} if the reactor did not answer within 10 s.
+ * @throws {TimeoutError} if the reactor did not answer within 10 s (its thread is busy
+ *   running synchronous code); the result then stays stashed, for a later retrieve.
  */
 export function retrieveResult<T = unknown>(id: string): EventualResult<T> {
   if (typeof id !== 'string') {

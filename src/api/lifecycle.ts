@@ -14,7 +14,7 @@ import {
   MessageChannel,
   type MessagePort,
   threadId,
-  Worker,
+  type Worker,
   getEnvironmentData,
   setEnvironmentData,
   type ResourceLimits,
@@ -32,6 +32,7 @@ import type { ReactorAccess } from './access.js';
 import { Directory } from '../supervisor/directory.js';
 import { CrochetError } from './errors.js';
 import { checkFunction, checkOptions, checkTimeout, describe } from './options.js';
+import { inCall } from './context.js';
 import { BOX_BYTES, CTL_ACK, CTL_BYTES, CTL_STATE, CTL_WORK, State } from '../wire/layout.js';
 import {
   ENVIRONMENT_KEY,
@@ -42,6 +43,7 @@ import {
 } from '../wire/messages.js';
 import { becomeSink, checkLogger, setForwarder, type Logger } from '../common/report.js';
 import { becomeReactor, currentEngine, currentRole, setEngine } from '../common/thread.js';
+import { startSharing } from '../common/env.js';
 
 /** Options of {@link setup}. Unknown keys are rejected, so typos show. */
 export interface SetupOptions {
@@ -115,7 +117,10 @@ function checkResourceLimits(value: unknown): ResourceLimits {
 /** Options of {@link shutdown}. */
 export interface ShutdownOptions {
   /**
-   * How long the `onShutdown` hooks may take, in all, in milliseconds.
+   * How long the `onShutdown` hooks may take, in all, in milliseconds: any number >= 0.
+   * `Infinity` means no limit: the hooks take as long as they take (and a caller blocked
+   * in `shutdown()` waits for them). So does a time longer than a timer can hold
+   * (2^31 - 1 ms, about 24.8 days).
    * @default 5000
    */
   readonly timeout?: number;
@@ -127,12 +132,12 @@ const DEFAULT_SPIN_MS = 0.05;
 const DEFAULT_HOT_MS = 0.1;
 const DEFAULT_STARTUP_MS = 30_000;
 
-/** Checks a short duration in ms: a finite number >= 0. */
+/** Checks a short duration in ms: a finite number >= 0 (`Infinity` is refused, and the message says so). */
 function checkDuration(value: unknown, what: string): number {
-  const ms = checkTimeout(value, what);
-  if (ms === Infinity)
-    throw new RangeError(`Expected \`${what}\` to be a finite number of milliseconds >= 0, got \`Infinity\` (number)`);
-  return ms;
+  const expected = `Expected \`${what}\` to be a finite number of milliseconds >= 0, got ${describe(value)}`;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(expected);
+  if (value < 0 || value === Infinity) throw new RangeError(expected);
+  return value;
 }
 
 /**
@@ -237,9 +242,25 @@ export function setup(options?: SetupOptions): void {
  * @throws {CrochetError} `ERR_CROCHET_ALREADY_SET_UP` if a reactor thread was already
  *   started (by `setup()` in this thread or any other). `ERR_CROCHET_MAIN_THREAD_ONLY` in
  *   a worker thread: only the main thread lives as long as the process.
+ *   `ERR_CROCHET_REACTOR_THREAD` in reactor code: in the reactor thread `setup()` started,
+ *   and in a wrapped function running on the `noSetup()` main thread.
  */
 export function noSetup(): void {
+  if (currentRole() === 'reactor' && (!isMainThread || inCall())) {
+    // Reactor code: the reactor is running already, in this very thread.
+    throw new CrochetError(
+      'ERR_CROCHET_REACTOR_THREAD',
+      isMainThread
+        ? 'noSetup() was called in a wrapped function running in the reactor; the main thread is the reactor already. Call noSetup() once, at start-up, in the main thread’s own code'
+        : `noSetup() was called in the reactor thread (thread ${threadId}), which setup() started; reactor code cannot make another thread the reactor. Call noSetup() once, at start-up, in the main thread’s own code, instead of setup()`,
+    );
+  }
   if (mode === 'noSetup') return;
+  if (isMainThread && currentEngine() !== undefined) {
+    // Another copy of crochet made this thread the reactor already: its engine serves.
+    mode = 'noSetup';
+    return;
+  }
   if (!isMainThread) {
     throw new CrochetError(
       'ERR_CROCHET_MAIN_THREAD_ONLY',
@@ -288,16 +309,19 @@ export function noSetup(): void {
  * start it. `callee` names the caller for the error message: a wrapped function's name
  * when `isWrapper`.
  *
- * Whether the reactor has stopped is checked by the connection's own methods (every
- * call and request checks it), not here, to keep it off the blocking call's path twice.
+ * A connection whose reactor stopped is replaced by one to the reactor that serves now,
+ * if any (a reactor that died or was shut down can be replaced by `setup()`, in any
+ * thread); without one, the connection's own methods fail with `ReactorStoppedError`.
  *
  * @throws {CrochetError} `ERR_CROCHET_NOT_SET_UP` if there is no reactor.
  */
 export function requireConnection(callee: string, isWrapper = false): Connection {
   const current = connection;
-  // A stop is noticed by the call that meets it (it fails with ReactorStoppedError); the
-  // next one looks for a reactor that replaced it.
-  if (current !== undefined && !current.noticedStop) return current;
+  // A reactor that stopped (shut down, or died) may have been replaced by now (setup()
+  // again, in any thread): a call looks for the new one, and fails with
+  // ReactorStoppedError only if there is none. (A call under way when it stopped failed
+  // with it already.)
+  if (current !== undefined && !current.stopped) return current;
   // No reactor yet, or it stopped and another may have replaced it: ask the directory
   // (not again and again when it just said there is none).
   if (performance.now() - lastMiss > PROBE_AGAIN_MS) {
@@ -354,13 +378,13 @@ const PRELOADS = /^(?:--import|--require|-r|--loader|--experimental-loader)(?:=|
  * there is recorded for every caller (see reactor/guard.ts).
  */
 function startBeside(entry: URL, workerData: ReactorData, transferList: MessagePort[]): Worker {
-  const plain = (): Worker => new Worker(entry, { workerData, transferList });
+  const plain = (): Worker => startSharing(entry, { workerData, transferList });
   if (!onNode() || !process.execArgv.some((arg) => PRELOADS.test(arg))) return plain();
   const guard = ['--import', new URL('./reactor/guard.js', import.meta.url).href];
   let execArgv = process.execArgv;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      return new Worker(entry, { workerData, transferList, execArgv: [...guard, ...execArgv] });
+      return startSharing(entry, { workerData, transferList, execArgv: [...guard, ...execArgv] });
     } catch (error) {
       // Options given explicitly are checked, unlike inherited ones: leave out those Node
       // names as not for workers (--expose-gc, --max-old-space-size…), and try again.
@@ -383,9 +407,12 @@ function announce(control: Int32Array, spin = DEFAULT_SPIN_MS): void {
   setEnvironmentData(ENVIRONMENT_KEY, hint);
 }
 
-/** Opens a channel to the process's reactor, if one answers within `limit` ms. */
-function find(limit: number): Connection | undefined {
-  const transport = findTransport(limit);
+/**
+ * Opens a channel to the process's reactor, if one answers within `limit` ms. `remember`:
+ * whether finding none makes calls fail at once for a while (see PROBE_AGAIN_MS).
+ */
+function find(limit: number, remember = true): Connection | undefined {
+  const transport = findTransport(limit, remember);
   if (transport === undefined) return undefined;
   const found = new Connection(transport);
   setForwarder((text) => {
@@ -396,7 +423,7 @@ function find(limit: number): Connection | undefined {
   return found;
 }
 
-function findTransport(limit: number): Transport | undefined {
+function findTransport(limit: number, remember = true): Transport | undefined {
   const found = discover(limit);
   if (found.kind === 'channel') {
     lastMiss = -Infinity;
@@ -407,7 +434,7 @@ function findTransport(limit: number): Transport | undefined {
     becomeReactor();
     return undefined;
   }
-  lastMiss = performance.now();
+  if (remember) lastMiss = performance.now();
   return undefined;
 }
 
@@ -489,7 +516,7 @@ function start(
   };
   // The supervisor's event loop is never blocked: it sees the reactor die (even of running
   // out of memory) and wakes blocked callers.
-  const watcher = new Worker(new URL('./supervisor/main.js', import.meta.url), {
+  const watcher = startSharing(new URL('./supervisor/main.js', import.meta.url), {
     workerData,
     transferList: beside === undefined ? [port2] : [beside.port],
   });
@@ -565,7 +592,9 @@ function stopReactor(target: Connection, timeout: number): void {
  *
  * The process does the same by itself when it ends, so most programs never call it.
  *
- * @throws {TypeError|RangeError} if `options.timeout` is not a number >= 0.
+ * `options.timeout` may be `Infinity`: the hooks then have no time limit.
+ *
+ * @throws {TypeError|RangeError} if `options.timeout` is not a number >= 0 (or `Infinity`).
  */
 export function shutdown(options?: ShutdownOptions): void {
   const checked = checkOptions(options, 'options', ['timeout'], false);
@@ -574,7 +603,8 @@ export function shutdown(options?: ShutdownOptions): void {
   // Without a reactor (none found, or it stopped already), there is nothing to stop.
   if (currentEngine() === undefined) {
     if (connection === undefined || connection.stopped) {
-      connection = find(hinted() ? Connection.startupLimit : PROBE_MS) ?? connection;
+      // (Finding none here says nothing about later calls: another thread may start one.)
+      connection = find(hinted() ? Connection.startupLimit : PROBE_MS, false) ?? connection;
     }
     if (connection === undefined || connection.stopped) return;
     connection.ready();

@@ -630,9 +630,24 @@ export class Connection {
   retrieve(stashId: string, receiver: Receiver): { own: unknown } | { id: number } | undefined {
     const reply = this.#nextId++;
     this.#pending.set(reply, receiver);
-    const answer = this.#request({ k: Kind.Retrieve, id: this.#nextId++, stashId, reply });
+    const id = this.#nextId++;
+    let answer: AnswerMessage;
+    try {
+      answer = this.#request({ k: Kind.Retrieve, id, stashId, reply });
+    } catch (error) {
+      this.#pending.delete(reply);
+      // Gave up waiting (the reactor is busy): the reactor puts the result back when it
+      // comes to this request, so that a later retrieve still finds it.
+      if (error instanceof TimeoutError) {
+        this.#tell({ k: Kind.Retrieved, id, kept: false });
+        throw new TimeoutError(`${error.message}; the result stays stashed under its id: retrieve it again later`);
+      }
+      throw error;
+    }
     if (answer.found !== true || answer.yours === true) this.#pending.delete(reply);
     if (answer.found !== true) return undefined;
+    // Kept: the reactor may now tell the stashing thread that its result was taken.
+    this.#tell({ k: Kind.Retrieved, id, kept: true });
     if (answer.yours === true) {
       const own = this.#stashed.get(stashId);
       this.#stashed.delete(stashId);
@@ -754,11 +769,6 @@ export class Connection {
     return this.#checkStopped();
   }
 
-  /** Whether this thread has already seen the reactor stop (a call failed for it). */
-  get noticedStop(): boolean {
-    return this.#isStopped;
-  }
-
   /** How much a shutdown would have to do in the reactor (hooks + stashed results), if known here. */
   shutdownWork(control: Int32Array | undefined): number {
     return control === undefined ? 0 : Atomics.load(control, CTL_WORK);
@@ -786,6 +796,15 @@ export class Connection {
     } finally {
       this.#flushing = false;
     }
+  }
+
+  /**
+   * Takes in, without blocking, the outcomes that have arrived (and a stop of the
+   * reactor, which fails what is pending): what `wait(0)` would see.
+   */
+  takeIn(): void {
+    this.#drain();
+    this.#checkStopped();
   }
 
   /** Sends an error report to the reactor, for the thread that called setup(). */
@@ -877,6 +896,19 @@ export class Connection {
     this.#sentAs.delete(number);
   }
 
+  /** Posts a message that needs no answer, if the channel is still open. */
+  #tell(message: RequestMessage): void {
+    if (this.#isStopped) return;
+    try {
+      this.#post(message);
+    } catch {
+      // The reactor stopped: nothing to tell any more.
+    }
+  }
+
+  /** Requests given up on (timed out): their answers, if they come, are dropped. */
+  readonly #givenUp = new Set<number>();
+
   /** Sends a request and blocks for its answer. */
   #request(message: RequestMessage & { readonly id: number }): AnswerMessage {
     this.throwIfStopped();
@@ -885,6 +917,7 @@ export class Connection {
     const done = (): boolean => this.#answers.has(id) || this.#lostRequests.has(id);
     if (!this.block(done, REQUEST_LIMIT_MS)) {
       this.#answered(id);
+      this.#givenUp.add(id);
       throw new TimeoutError(
         `The reactor did not answer within ${REQUEST_LIMIT_MS} ms (is reactor code running synchronously for that long?)`,
       );
@@ -1007,6 +1040,7 @@ export class Connection {
       }
       case Kind.Answer:
         this.#answered(message.id);
+        if (this.#givenUp.delete(message.id)) return;
         this.#answers.set(message.id, message);
         return;
       case Kind.Unstash:

@@ -20,6 +20,10 @@ class RemoteCall implements PendingCall {
     return this.#connection.block(isDone, timeout, true, this.id);
   }
 
+  poll(): void {
+    this.#connection.takeIn();
+  }
+
   cancel(): void {
     this.#connection.cancel(this.id, false);
   }

@@ -126,6 +126,8 @@ const OUTPUT_RESUME = 4 * 1024 * 1024;
 const OUTPUT_STALL_MS = 1000;
 /** How often a waiting write looks again, in ms. */
 const OUTPUT_LOOK_MS = 20;
+/** The longest delay a timer can hold (2^31 - 1 ms, about 24.8 days); longer ones would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const settled = Promise.resolve();
 
@@ -156,6 +158,11 @@ export class Channel {
   readonly #lane: Lane | undefined;
   #laneSeen = 0;
   readonly #onClose: ((channel: Channel) => void) | undefined;
+  /**
+   * Stashed results handed over by Retrieve requests (by request id), until the caller
+   * says whether it kept them; `reply` is undefined for the stashing thread's own.
+   */
+  readonly #handedOver = new Map<number, { stashId: string; entry: StashEntry; reply: number | undefined }>();
 
   constructor(
     engine: Engine,
@@ -401,6 +408,9 @@ export class Channel {
       case Kind.Retrieve:
         this.#retrieve(message);
         break;
+      case Kind.Retrieved:
+        this.#retrieved(message.id, message.kept);
+        break;
       case Kind.Goodbye:
         this.close();
         break;
@@ -486,6 +496,12 @@ export class Channel {
     this.answer({ k: Kind.Answer, id: message.id, found: true });
   }
 
+  /**
+   * Hands the result stashed under an id over to this channel's caller. Until the caller
+   * says it kept it (it may have given up waiting, the reactor being busy), the entry stays
+   * whole: the stashing thread keeps its handle, and a pending call keeps the entry up to
+   * date; a caller that gave up gets it put back (see `#retrieved()`).
+   */
   #retrieve(message: RetrieveMessage): void {
     const entry = this.#engine.take(message.stashId);
     if (entry === undefined) {
@@ -493,11 +509,10 @@ export class Channel {
       return;
     }
     if (entry.origin === this) {
-      entry.record?.entries?.delete(entry);
+      this.#handedOver.set(message.id, { stashId: message.stashId, entry, reply: undefined });
       this.answer({ k: Kind.Answer, id: message.id, found: true, yours: true });
       return;
     }
-    this.#engine.released(entry, message.stashId);
     // A known outcome goes first, so that it is there when retrieveResult() returns (the
     // caller listens for the reply id before it asks).
     if (entry.outcome !== undefined) {
@@ -506,7 +521,36 @@ export class Channel {
       entry.record.subscribers.push({ channel: this, id: message.reply });
       this.#active.set(message.reply, entry.record);
     }
+    this.#handedOver.set(message.id, { stashId: message.stashId, entry, reply: message.reply });
     this.answer({ k: Kind.Answer, id: message.id, found: true });
+  }
+
+  /**
+   * The caller kept what Retrieve request `id` handed over (the stashing thread may drop
+   * its handle now), or gave up waiting for the answer: then the result is stashed again,
+   * as it was, for a later retrieve (from that thread, or the stashing one).
+   */
+  #retrieved(id: number, kept: boolean): void {
+    const handed = this.#handedOver.get(id);
+    if (handed === undefined) return;
+    this.#handedOver.delete(id);
+    const { stashId, entry, reply } = handed;
+    if (kept) {
+      if (reply === undefined) entry.record?.entries?.delete(entry);
+      else this.#engine.released(entry, stashId);
+      return;
+    }
+    if (reply !== undefined) {
+      // This caller no longer waits for the outcome under `reply`.
+      const record = entry.record;
+      if (record !== undefined && !record.settled) {
+        const index = record.subscribers.findIndex((s) => s.channel === this && s.id === reply);
+        if (index >= 0) record.subscribers.splice(index, 1);
+      }
+      this.release(reply);
+    }
+    this.#engine.store(stashId, entry);
+    trace('put a stashed result back: its retrieve was given up');
   }
 
   /** Posts a reply, then bumps the counter (see the protocol's design note). */
@@ -567,6 +611,9 @@ export class Channel {
 
   close(): void {
     if (this.#closed) return;
+    // Results handed over that the caller never said it kept (it went away waiting for
+    // them) are stashed again.
+    for (const id of [...this.#handedOver.keys()]) this.#retrieved(id, false);
     this.#closed = true;
     this.#endpoint.close();
     this.#engine.forget(this);
@@ -860,7 +907,10 @@ export class Engine {
             () => 'done' as const,
             (error: unknown) => ({ error }),
           ),
+        // A budget beyond what a timer can hold (Infinity, or more than about 24.8 days)
+        // is no limit: the hook takes as long as it takes.
         new Promise<'late'>((resolve) => {
+          if (budget > MAX_TIMER_MS) return;
           timer = setTimeout(() => {
             resolve('late');
           }, budget);

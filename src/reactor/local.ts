@@ -26,6 +26,10 @@ class LocalCall implements PendingCall {
     return false;
   }
 
+  poll(): void {
+    // Outcomes reach handles in this thread as they happen.
+  }
+
   cancel(): void {
     this.#engine.cancel(this.#record, this.#settle, 0, false);
   }

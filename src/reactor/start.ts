@@ -25,6 +25,39 @@ function guardUncaught(): void {
   });
 }
 
+/**
+ * The error that is ending this thread, while Node ends it: one thrown outside any call
+ * that no `uncaughtException` listener took (a listener of reactor code threw, or reactor
+ * code removed crochet's). Node then ends the thread with `process.exit()`, at once, in
+ * the same turn; that exit is the error's, not reactor code's.
+ */
+let fatal: { readonly error: unknown } | undefined;
+
+/** Watches for an error outside any call that will end this thread (see {@link fatal}). */
+function watchFatal(): void {
+  const emit = process.emit as (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) => boolean;
+  const ending = (error: unknown): void => {
+    fatal = { error };
+    // Still here after this turn: it did not end the thread after all.
+    queueMicrotask(() => {
+      fatal = undefined;
+    });
+  };
+  process.emit = function (this: NodeJS.Process, event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== 'uncaughtException' && event !== 'uncaughtExceptionMonitor') return emit.call(this, event, ...args);
+    let handled: boolean;
+    try {
+      handled = emit.call(this, event, ...args);
+    } catch (error) {
+      // A listener threw: Node ends the thread with what it threw.
+      ending(error);
+      throw error;
+    }
+    if (!handled && event === 'uncaughtException') ending(args[0]);
+    return handled;
+  } as typeof process.emit;
+}
+
 /** Checks an open message from the supervisor. */
 function isOpen(message: unknown): message is OpenChannel {
   if (typeof message !== 'object' || message === null) return false;
@@ -57,13 +90,26 @@ export function startReactor(data: ReactorData): void {
   setEmitter(emit);
   captureOutput(emit);
   guardUncaught();
+  watchFatal();
 
   // process.exit() in reactor code ends the reactor thread: say so to the callers, with
-  // the stack of whoever called it.
+  // the stack of whoever called it. When Node calls it to end the thread for an error
+  // nothing handled, the callers get that error.
   process.exit = (code?: number | string | null) => {
-    const error = new Error(`Reactor code called process.exit(${code === undefined ? '' : String(code)})`);
-    stackFrom(error, process.exit);
-    markStopped(control, encodeThrown(error), engine.sigs());
+    const ending = fatal;
+    let cause: unknown;
+    if (ending !== undefined) {
+      cause = ending.error;
+      try {
+        reportError('an error thrown in the reactor outside any call ended the reactor', cause);
+      } catch {
+        // The callers still hear of it below.
+      }
+    } else {
+      cause = new Error(`Reactor code called process.exit(${code === undefined ? '' : String(code)})`);
+      stackFrom(cause as Error, process.exit);
+    }
+    markStopped(control, encodeThrown(cause), engine.sigs());
     return exit(code);
   };
 

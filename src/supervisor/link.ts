@@ -12,7 +12,8 @@
  *
  * Imported before the rest of the supervisor, so that nothing the reactor says early is lost.
  */
-import { Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import type { MessagePort, ResourceLimits } from 'node:worker_threads';
+import { startSharing } from '../common/env.js';
 
 /** What happened to the reactor before the watcher listened. */
 export interface Early {
@@ -76,7 +77,7 @@ export function childLink(
   early: Early,
 ): ReactorLink {
   const events = new Events(early);
-  const worker = new Worker(entry, {
+  const worker = startSharing(entry, {
     workerData,
     transferList: [...transferList],
     ...(resourceLimits === undefined ? {} : { resourceLimits }),

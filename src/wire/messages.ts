@@ -55,6 +55,8 @@ export const Kind = {
   Loading: 16,
   /** reactor → caller: a message of the caller's could not be decoded (its call fails). */
   Lost: 17,
+  /** caller → reactor: the caller kept what a Retrieve handed over, or gave up waiting for it. */
+  Retrieved: 18,
 } as const;
 
 /** Levels of a {@link LogMessage}, as logger method names. */
@@ -125,6 +127,16 @@ export interface RetrieveMessage {
   readonly id: number;
   readonly stashId: string;
   readonly reply: number;
+}
+
+/**
+ * Caller → reactor: what Retrieve request `id` handed over was `kept` (the caller got the
+ * answer in time), or not (it gave up waiting: the reactor puts the result back).
+ */
+export interface RetrievedMessage {
+  readonly k: typeof Kind.Retrieved;
+  readonly id: number;
+  readonly kept: boolean;
 }
 
 export interface GoodbyeMessage {
@@ -208,6 +220,7 @@ export type RequestMessage =
   | CancelMessage
   | StashMessage
   | RetrieveMessage
+  | RetrievedMessage
   | GoodbyeMessage
   | ShutdownMessage
   | ReportMessage
@@ -355,6 +368,8 @@ export function parseRequest(data: unknown): RequestMessage | undefined {
         : undefined;
     case Kind.Retrieve:
       return isId(m['id']) && isText(m['stashId']) && isId(m['reply']) ? (data as RetrieveMessage) : undefined;
+    case Kind.Retrieved:
+      return isId(m['id']) && typeof m['kept'] === 'boolean' ? (data as RetrievedMessage) : undefined;
     case Kind.Goodbye:
     case Kind.Space:
       return data as GoodbyeMessage | SpaceMessage;
