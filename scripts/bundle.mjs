@@ -11,6 +11,22 @@ import { build } from 'esbuild';
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 const publicNames = Object.keys(await import(pathToFileURL(`${dist}index.js`).href)).sort();
 
+// The supervisor thread's code as one CommonJS script, kept as text in the bundle below:
+// an application bundled with crochet inside has no file of it, and starts the thread with
+// `new Worker(source, { eval: true })` (see src/common/home.ts).
+const embedded = await build({
+  entryPoints: [`${dist}supervisor/embedded.js`],
+  write: false,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  keepNames: true,
+  logLevel: 'warning',
+});
+const supervisorSource = embedded.outputFiles[0].text;
+
 // Minified (names kept, for stacks and error classes): parsing is a good part of a
 // thread's start-up, and every thread that runs user code loads this.
 await build({
@@ -22,6 +38,7 @@ await build({
   target: 'node20',
   minify: true,
   keepNames: true,
+  define: { CROCHET_SUPERVISOR: JSON.stringify(supervisorSource) },
   logLevel: 'warning',
 });
 

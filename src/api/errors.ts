@@ -18,7 +18,8 @@ export type CrochetErrorCode =
   | 'ERR_CROCHET_REACTOR_THREAD'
   | 'ERR_CROCHET_UNKNOWN_RESULT'
   | 'ERR_CROCHET_UNKNOWN_FUNCTION'
-  | 'ERR_CROCHET_DATA_CLONE';
+  | 'ERR_CROCHET_DATA_CLONE'
+  | 'ERR_CROCHET_BUNDLED';
 
 const kBrand = Symbol.for('crochet.error.code');
 

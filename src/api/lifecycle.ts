@@ -9,6 +9,7 @@
  * talks to it over a `MessagePort`; every other thread finds it through the directory,
  * the first time it needs it, and gets a private channel of its own.
  */
+import { bundled, home } from '../common/home.js';
 import {
   isMainThread,
   MessageChannel,
@@ -369,6 +370,19 @@ function hinted(): boolean {
   return state !== State.Stopped && state !== State.Stopping && state !== State.Deferred;
 }
 
+/**
+ * The supervisor thread's code, when crochet was bundled into an application: kept as text
+ * in crochet's bundle (see scripts/bundle.mjs).
+ */
+declare const CROCHET_SUPERVISOR: string | undefined;
+function supervisorSource(): string {
+  if (typeof CROCHET_SUPERVISOR === 'string') return CROCHET_SUPERVISOR;
+  throw new CrochetError(
+    'ERR_CROCHET_BUNDLED',
+    `crochet's code was loaded from ${home}, without the files of its threads beside it, and without their code inside (it was not built by crochet's own build). Import crochet from its package (keep it external when you bundle your application: esbuild --external:crochet), or bundle the package's dist/crochet.js`,
+  );
+}
+
 /** Options that preload modules: a reactor started beside its supervisor is guarded from their failures. */
 const PRELOADS = /^(?:--import|--require|-r|--loader|--experimental-loader)(?:=|$)/;
 
@@ -379,8 +393,9 @@ const PRELOADS = /^(?:--import|--require|-r|--loader|--experimental-loader)(?:=|
  */
 function startBeside(entry: URL, workerData: ReactorData, transferList: MessagePort[]): Worker {
   const plain = (): Worker => startSharing(entry, { workerData, transferList });
-  if (!onNode() || !process.execArgv.some((arg) => PRELOADS.test(arg))) return plain();
-  const guard = ['--import', new URL('./reactor/guard.js', import.meta.url).href];
+  // (Bundled into an application, crochet has no guard file to preload.)
+  if (bundled || !onNode() || !process.execArgv.some((arg) => PRELOADS.test(arg))) return plain();
+  const guard = ['--import', new URL('./reactor/guard.js', home).href];
   let execArgv = process.execArgv;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -480,7 +495,8 @@ function start(
   const control = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
   const box = new Int32Array(new SharedArrayBuffer(BOX_BYTES));
   const { port1, port2 } = new MessageChannel();
-  const reactorEntry = new URL('./reactor-main.js', import.meta.url);
+  // Bundled into an application, crochet starts the reactor from the application's bundle.
+  const reactorEntry = bundled ? new URL(home) : new URL('./reactor-main.js', home);
   // The main thread starts the reactor beside the supervisor, so that the two boot at the
   // same time (start-up is what a command-line tool pays on every run); the supervisor
   // then watches it through a port. With resource limits, or from a worker (whose reactor
@@ -489,7 +505,14 @@ function start(
   let beside: { port: MessagePort; threadId: number } | undefined;
   if (isMainThread && resourceLimits === undefined) {
     const link = new MessageChannel();
-    const reactorData: ReactorData = { control, port: port2, box, hot, supervisor: link.port1 };
+    const reactorData: ReactorData = {
+      control,
+      port: port2,
+      box,
+      hot,
+      supervisor: link.port1,
+      ...(bundled ? { bundled: true as const } : {}),
+    };
     reactor = startBeside(reactorEntry, reactorData, [port2, link.port1]);
     reactor.unref();
     beside = { port: link.port2, threadId: reactor.threadId };
@@ -510,16 +533,17 @@ function start(
     speculative: isMainThread,
     ...(asked === undefined ? {} : { asked: asked.box, askedAt: asked.at }),
     reactorEntry: reactorEntry.href,
+    ...(bundled ? { bundled: true as const } : {}),
     hot,
     ...(beside === undefined ? { port: port2 } : { reactor: beside }),
     ...(resourceLimits === undefined ? {} : { resourceLimits }),
   };
   // The supervisor's event loop is never blocked: it sees the reactor die (even of running
   // out of memory) and wakes blocked callers.
-  const watcher = startSharing(new URL('./supervisor/main.js', import.meta.url), {
-    workerData,
-    transferList: beside === undefined ? [port2] : [beside.port],
-  });
+  const transferList = beside === undefined ? [port2] : [beside.port];
+  const watcher = bundled
+    ? startSharing(supervisorSource(), { eval: true, workerData, transferList })
+    : startSharing(new URL('./supervisor/main.js', home), { workerData, transferList });
   const result = new Connection(
     { box, endpoint: portEndpoint(port1, box, 'caller'), beats: false, ring: false, starter: threadId },
     {

@@ -7,6 +7,7 @@
  * function. A hash of the function's source guards against a position that happens to
  * hold a different function.
  */
+import { bundled, home } from '../common/home.js';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { thread } from '../common/thread.js';
@@ -38,8 +39,12 @@ interface Entry {
  */
 const byModule: Map<string, Entry[]> = thread.wrappers;
 
-const ownDirectory = new URL('.', import.meta.url).href;
-const ownPath = fileURLToPath(ownDirectory);
+/**
+ * Crochet's own directory, whose frames are skipped (a wrapper factory calling another);
+ * nothing is skipped when crochet was bundled into an application's own file.
+ */
+const ownDirectory = bundled ? undefined : new URL('.', home).href;
+const ownPath = ownDirectory === undefined ? undefined : fileURLToPath(ownDirectory);
 
 const versions = process.versions as Partial<Record<string, string>>;
 /**
@@ -87,7 +92,12 @@ export function callerSite(caller: (...args: never[]) => unknown): { readonly mo
       // Bun names built-in functions (Array.prototype.map…) [native code]; V8 gives them no file.
       if (file === undefined || file === '[native code]') continue;
       // Skip crochet's own frames (a wrapper factory calling another).
-      if (file.startsWith(ownDirectory) || file.startsWith(ownPath)) continue;
+      if (
+        ownDirectory !== undefined &&
+        ownPath !== undefined &&
+        (file.startsWith(ownDirectory) || file.startsWith(ownPath))
+      )
+        continue;
       const line = typeof site.getLineNumber === 'function' ? site.getLineNumber() : undefined;
       return {
         module: onNode ? file : moduleKey(file),

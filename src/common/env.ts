@@ -8,7 +8,7 @@ import * as threads from 'node:worker_threads';
 import type { WorkerOptions } from 'node:worker_threads';
 
 /** Starts a worker thread that shares this thread's `process.env`, where the runtime can. */
-export function startSharing(entry: URL, options: WorkerOptions): threads.Worker {
+export function startSharing(entry: URL | string, options: WorkerOptions): threads.Worker {
   const share = (threads as { readonly SHARE_ENV?: unknown }).SHARE_ENV;
   if (typeof share !== 'symbol') return new threads.Worker(entry, options);
   try {

@@ -18,6 +18,7 @@
  * Every message received here is checked before use, and ignored if it is not exactly one
  * of these shapes: the directory is open to any code in the process.
  */
+import { home } from '../common/home.js';
 import { createRequire } from 'node:module';
 import {
   ANS_KEY_LENGTH,
@@ -36,7 +37,7 @@ import {
  */
 let crypto: typeof import('node:crypto') | undefined;
 function nodeCrypto(): typeof import('node:crypto') {
-  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  crypto ??= createRequire(home)('node:crypto') as typeof import('node:crypto');
   return crypto;
 }
 

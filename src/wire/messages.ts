@@ -274,6 +274,8 @@ export interface SupervisorData {
   readonly asked?: SharedArrayBuffer;
   /** When that hello was posted (`Date.now()`). */
   readonly askedAt?: number;
+  /** Whether crochet was bundled into an application (see {@link ReactorData.bundled}). */
+  readonly bundled?: true;
   /** URL of the reactor's entry module. */
   readonly reactorEntry: string;
   /** How long the reactor stays hot after a message, in ms (the `hot` option of setup()). */
@@ -291,6 +293,11 @@ export interface ReactorData {
   readonly hot: number;
   /** A port to the supervisor, when it did not start this thread (else its parent port). */
   readonly supervisor?: MessagePort;
+  /**
+   * Set when crochet was bundled into an application: the application's bundle is this
+   * thread's entry, and starts the reactor as it loads (see common/home.ts).
+   */
+  readonly bundled?: true;
 }
 
 /** Supervisor → reactor: serve a channel a thread opened by the directory. */

@@ -1,0 +1,76 @@
+/**
+ * crochet bundled into an application's own file (esbuild, crochet not external), as a
+ * command-line tool ships: its thread entry files are then missing, and it starts its
+ * threads from the application's bundle and from source kept in its own bundle.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { exitOf, fixture, lastJson } from './helpers.js';
+import { spawn } from 'node:child_process';
+
+const onNode = !('Bun' in globalThis) && !('Deno' in globalThis);
+const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+
+describe(
+  'an application bundled with crochet inside',
+  { skip: !onNode && 'bundles are built and run with Node' },
+  () => {
+    let dir: string;
+    before(async () => {
+      dir = mkdtempSync(join(os.tmpdir(), 'crochet-bundled-'));
+      for (const format of ['esm', 'cjs'] as const) {
+        await build({
+          entryPoints: [fixture('bundled-app.js')],
+          outfile: join(dir, format === 'esm' ? 'app.mjs' : 'app.cjs'),
+          bundle: true,
+          format,
+          platform: 'node',
+          target: 'node20',
+          alias: { crochet: dist },
+          logLevel: 'silent',
+          // CommonJS has no import.meta.url: the fixture's own URL, for its worker.
+          ...(format === 'cjs'
+            ? {
+                define: { 'import.meta.url': '__crochetUrl' },
+                banner: { js: 'const __crochetUrl = require("node:url").pathToFileURL(__filename).href;' },
+              }
+            : {}),
+        });
+      }
+    });
+    after(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    const run = (file: string, mode: string) =>
+      exitOf(spawn(process.execPath, [join(dir, file), mode], { stdio: ['ignore', 'pipe', 'pipe'] }), 30_000);
+
+    for (const file of ['app.mjs', 'app.cjs']) {
+      for (const mode of ['main', 'limits', 'worker']) {
+        it(`runs calls from the main thread and a worker in one reactor (${file === 'app.mjs' ? 'ESM' : 'CommonJS'} bundle, reactor started by ${mode === 'worker' ? 'a worker' : mode === 'limits' ? 'the supervisor, for resource limits' : 'the main thread'})`, async () => {
+          const exit = await run(file, mode);
+          assert.equal(exit.code, 0, `stdout: ${exit.stdout}\nstderr: ${exit.stderr}`);
+          const seen = lastJson(exit) as {
+            doubled: number;
+            reactor: number;
+            fromWorker: { doubled: number; reactor: number };
+            inMain: number;
+          };
+          assert.equal(seen.doubled, 42);
+          assert.equal(seen.fromWorker.doubled, 10);
+          assert.equal(seen.fromWorker.reactor, seen.reactor, 'one reactor serves both threads');
+          assert.notEqual(seen.reactor, seen.inMain);
+          // (What the reactor prints goes to the thread that started it: a worker's output
+          // may not be written out before the process exits.)
+          if (mode !== 'worker') assert.match(exit.stdout, /^said in the reactor$/m);
+          assert.equal(exit.stderr, '');
+        });
+      }
+    }
+  },
+);
