@@ -67,12 +67,13 @@ describe('result handles', () => {
   });
 
   for (const mode of ['setup', 'noSetup']) {
-    it(`returns from originalFailure() a failure that arrived while the thread was busy, and reports nothing when the result is collected (${mode}())`, async () => {
+    it(`returns from originalFailure() a failure that arrived while the thread was busy, also after cancel(), and reports nothing when the result is collected (${mode}())`, async () => {
       const { exit, json } = await scenario(['originalFailure', mode], ['--expose-gc']);
       const expected = {
         name: 'RangeError',
         message: 'failed while the caller was busy',
         again: true,
+        afterCancel: 'RangeError',
         collected: true,
       };
       assert.deepEqual(json['worker'], expected, 'in a worker thread');

@@ -127,6 +127,8 @@ export class EventualResult<T> {
    * blocks; may be called any number of times.
    */
   cancel(): void {
+    // An outcome that has arrived already stands (as it would after wait(0)).
+    if (this.#state === PENDING) this.#call?.poll();
     if (this.#state !== PENDING) return;
     const error = new CancelledError('The result was cancelled with cancel() before it was known');
     stackFrom(error, EventualResult.prototype.cancel);
