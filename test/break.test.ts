@@ -127,7 +127,12 @@ describe('foreign traffic on the directory', () => {
   });
 
   it('stands the later of two serving reactors down once the first opens a channel for it, and only that one', async () => {
-    const seen = report(await runFixture('break-two-serving.js', { killAfter: 20_000 }));
+    const seen = report(await runFixture('break-two-serving.js', { args: ['missed'], killAfter: 20_000 }));
+    assert.deepEqual(seen, { lost: ['second'], opened: ['first'] });
+  });
+
+  it('settles two serving reactors even when one distrusted the other for not answering its probe in time', async () => {
+    const seen = report(await runFixture('break-two-serving.js', { args: ['distrusted'], killAfter: 30_000 }));
     assert.deepEqual(seen, { lost: ['second'], opened: ['first'] });
   });
 

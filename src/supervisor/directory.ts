@@ -241,7 +241,7 @@ export class Directory {
       } else if (performance.now() > until) {
         this.#probing = undefined;
         trace('directory: a leader (rank %d) did not answer: ignored for a while', rank);
-        this.#impostors.set(rank, performance.now() + IGNORE_MS);
+        this.#ignore(rank);
         this.#distrustLeaders = performance.now() + IGNORE_MS;
         // The election goes on as if it had not spoken.
         if (this.#phase === 'beaten') this.#claim();
@@ -325,7 +325,19 @@ export class Directory {
 
   #distrust(rank: number): void {
     trace('directory: a leader (rank %d) did not prove itself: ignored for a while', rank);
+    this.#ignore(rank);
+  }
+
+  /**
+   * Ignores a rank's messages for a while. A reactor that serves speaks up again when that
+   * ends: the rank may have been a real reactor's, whose answers a machine too busy delayed,
+   * and two that serve must hear of each other again to settle which stays.
+   */
+  #ignore(rank: number): void {
     this.#impostors.set(rank, performance.now() + IGNORE_MS);
+    setTimeout(() => {
+      if (this.#phase === 'serving') this.#post('leader');
+    }, IGNORE_MS + 10).unref();
   }
 
   /** Whether a rank's messages are ignored for now (its leader did not answer a probe). */
