@@ -50,6 +50,11 @@ function report(mode: Mode): Report {
 }
 
 function assertNested(seen: Seen, what: string): void {
+  // Bun copies values nested to any depth: there they arrive (promptly).
+  if ('Bun' in globalThis && seen.ok) {
+    assert.ok(seen.ms < PROMPT_MS, `${what} took ${seen.ms} ms`);
+    return;
+  }
   assert.equal(seen.ok, false, `${what}: ${JSON.stringify(seen)}`);
   assert.equal(seen.code, 'ERR_CROCHET_DATA_CLONE', `${what}: ${JSON.stringify(seen)}`);
   assert.match(
@@ -146,7 +151,15 @@ describe('values and errors crossing threads', () => {
       });
 
       it('fails a call whose error has a cause chain too deep to be copied at once, with ERR_CROCHET_DATA_CLONE', () => {
-        assertNested(report(mode).deep.cause, 'deep cause chain');
+        const seen = report(mode).deep.cause;
+        // Bun copies errors nested to any depth: there the error itself arrives, whole.
+        if ('Bun' in globalThis && seen.code === undefined) {
+          assert.match(String(seen.message), /^cause \d+$/);
+          assert.equal(seen.causeName, 'Error');
+          assert.ok(seen.ms < PROMPT_MS, `took ${seen.ms} ms`);
+          return;
+        }
+        assertNested(seen, 'deep cause chain');
       });
 
       it('rebuilds errors as native errors of their class, keeping shared errors and cycles', () => {
@@ -206,7 +219,8 @@ describe('values and errors crossing threads', () => {
 
       it('says a value cannot be cloned without a double period', () => {
         const message = String(report(mode).function.message);
-        assert.match(message, /could not be cloned\. Only values/);
+        // (Node says "could not be cloned.", Bun "can not be cloned.".)
+        assert.match(message, /cloned\. Only values/);
         assert.doesNotMatch(message, /\.\./);
       });
     });
