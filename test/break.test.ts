@@ -23,7 +23,6 @@ function report(exit: Exit): Record<string, unknown> {
 
 const debug = { ...process.env, NODE_DEBUG: 'crochet' };
 const onDeno = 'Deno' in globalThis;
-const onBun = 'Bun' in globalThis;
 
 /** The fixtures that count the reactor's traces of closed channels cannot on Deno. */
 const noTraces =
@@ -161,28 +160,16 @@ describe('a result that cannot go through a worker’s ring', () => {
     seen = report(await runFixture('break-clone.js', { killAfter: 20_000 }));
   });
 
-  it(
-    'fails the call with ERR_CROCHET_DATA_CLONE when it is a Blob, or returns the Blob, never anything else',
-    { todo: onDeno && 'on Deno, v8.serialize() turns a Blob into an empty plain object: the call returns {}' },
-    () => {
-      assert.ok(['ERR_CROCHET_DATA_CLONE', '[object Blob]'].includes(seen['blob'] as string), String(seen['blob']));
-    },
-  );
+  it('fails the call with ERR_CROCHET_DATA_CLONE when it is a Blob, or returns the Blob, never anything else', () => {
+    assert.ok(['ERR_CROCHET_DATA_CLONE', '[object Blob]'].includes(seen['blob'] as string), String(seen['blob']));
+  });
 
-  it(
-    'fails the call with ERR_CROCHET_DATA_CLONE when it is a SharedArrayBuffer, or returns it shared, never a copy',
-    {
-      todo:
-        onBun &&
-        'on Bun, v8.serialize() copies a SharedArrayBuffer into an ArrayBuffer: the call returns memory that is not shared',
-    },
-    () => {
-      assert.ok(
-        ['ERR_CROCHET_DATA_CLONE', '[object SharedArrayBuffer]'].includes(seen['shared'] as string),
-        String(seen['shared']),
-      );
-    },
-  );
+  it('fails the call with ERR_CROCHET_DATA_CLONE when it is a SharedArrayBuffer, or returns it shared, never a copy', () => {
+    assert.ok(
+      ['ERR_CROCHET_DATA_CLONE', '[object SharedArrayBuffer]'].includes(seen['shared'] as string),
+      String(seen['shared']),
+    );
+  });
 });
 
 /** Resolves once `done()` holds, or after `limit` ms. */

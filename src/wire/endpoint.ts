@@ -117,17 +117,25 @@ function detach(transfer: readonly Transferable[] | undefined): void {
   }
 }
 
-/** Whether `value` holds a Blob, looked for in objects, arrays, maps and sets (bounded). */
-function holdsBlob(value: unknown): boolean {
+/**
+ * What in `value` cannot go through `v8.serialize()` faithfully on every runtime, looked
+ * for in objects, arrays, maps and sets (bounded): a Blob (an empty object on Node 22+),
+ * or shared memory (Bun copies it into memory that is not shared). Undefined if nothing.
+ */
+function unserializable(value: unknown): string | undefined {
   const Blob = globalThis.Blob as unknown as (abstract new () => object) | undefined;
-  if (Blob === undefined) return false;
   const seen = new Set<object>();
   const stack: unknown[] = [value];
   let budget = 100_000;
   while (stack.length > 0 && budget-- > 0) {
     const item = stack.pop();
-    if (typeof item !== 'object' || item === null || seen.has(item) || ArrayBuffer.isView(item)) continue;
-    if (item instanceof Blob) return true;
+    if (typeof item !== 'object' || item === null || seen.has(item)) continue;
+    if (item instanceof SharedArrayBuffer) return 'A SharedArrayBuffer';
+    if (ArrayBuffer.isView(item)) {
+      if (item.buffer instanceof SharedArrayBuffer) return 'A SharedArrayBuffer';
+      continue;
+    }
+    if (Blob !== undefined && item instanceof Blob) return 'A Blob';
     seen.add(item);
     if (item instanceof Map) {
       for (const [key, entry] of item) stack.push(key, entry);
@@ -141,7 +149,7 @@ function holdsBlob(value: unknown): boolean {
       }
     }
   }
-  return false;
+  return undefined;
 }
 
 /** The caller's end of a channel opened by the directory. */
@@ -224,8 +232,10 @@ export function reactorRingEndpoint(box: Int32Array, names: ChannelNames): Endpo
       let bytes: Uint8Array;
       try {
         // v8.serialize() turns a Blob into an empty object on some runtimes (Node 22+,
-        // Deno) instead of refusing it: a wrong reply. Refuse it here.
-        if (holdsBlob(message)) throw new TypeError('A Blob could not be cloned');
+        // Deno), and shared memory into a copy on Bun, instead of refusing them: a wrong
+        // reply. Refuse them here.
+        const refused = unserializable(message);
+        if (refused !== undefined) throw new TypeError(`${refused} could not be cloned`);
         bytes = serialize(message);
       } catch (error) {
         // Nested too deeply for this thread's stack: said as such by the caller of post().
