@@ -22,16 +22,16 @@ const FAULTS = {
 };
 const script = fileURLToPath(new URL('./faults/case.mjs', import.meta.url));
 const tmp = mkdtempSync(join(os.tmpdir(), 'crochet-faults-'));
-const out = join(tmp, 'result.json');
+const resultFile = join(tmp, 'result.json');
 const rows = [];
 for (const [fault, what] of Object.entries(FAULTS)) {
   const runs = [];
   for (let round = 0; round < ROUNDS; round++) {
-    rmSync(out, { force: true });
-    const child = spawnSync(process.execPath, [script, fault, out], { stdio: 'ignore', timeout: 60_000 });
+    rmSync(resultFile, { force: true });
+    const child = spawnSync(process.execPath, [script, fault, resultFile], { stdio: 'ignore', timeout: 60_000 });
     let line;
     try {
-      line = readFileSync(out, 'utf8');
+      line = readFileSync(resultFile, 'utf8');
     } catch {
       line = undefined;
     }
@@ -63,7 +63,20 @@ const results = {
   rows,
 };
 rmSync(tmp, { recursive: true, force: true });
-writeFileSync(new URL('./faults-results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+// Laid out as the repository's prettier would (when it is installed), so that the file
+// passes `npm run format:check` as written.
+const out = new URL('./faults-results.json', import.meta.url);
+let json = `${JSON.stringify(results, null, 2)}\n`;
+try {
+  const prettier = await import('prettier');
+  json = await prettier.format(json, {
+    ...(await prettier.resolveConfig(fileURLToPath(out))),
+    filepath: fileURLToPath(out),
+  });
+} catch {
+  // Plain JSON is fine too.
+}
+writeFileSync(out, json);
 console.log(`| fault | the caller gets | median ms | slowest ms |\n| --- | --- | ---: | ---: |`);
 for (const row of rows)
   console.log(

@@ -107,6 +107,12 @@ describe('a worker’s first call while the reactor runs synchronous code', () =
     const seen = report(await runFixture('break-busy.js', { killAfter: 20_000 }));
     assert.equal(seen['kind'], 'ok', JSON.stringify(seen));
   });
+
+  it('fails with ReactorStoppedError within seconds when the reactor’s threads are ended while it waits for them', async () => {
+    const seen = report(await runFixture('break-busy.js', { args: ['terminate'], killAfter: 30_000 }));
+    assert.equal(seen['kind'], 'ERR_CROCHET_REACTOR_STOPPED', JSON.stringify(seen));
+    assert.ok((seen['ms'] as number) < 8000, JSON.stringify(seen));
+  });
 });
 
 describe('foreign traffic on the directory', () => {

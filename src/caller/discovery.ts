@@ -7,6 +7,8 @@
 import { performance } from 'node:perf_hooks';
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { trace } from '../common/diagnostics.js';
+import { encodeThrown } from '../wire/codec.js';
+import { stopBox } from '../wire/control.js';
 import { callerRingEndpoint } from '../wire/endpoint.js';
 import { DIRECTORY, Hello, type OpenMessage } from '../wire/handshake.js';
 import { Answer, ANS_STATE, CH_BEAT, CH_STATE, ChannelState, RING_BOX_BYTES } from '../wire/layout.js';
@@ -15,6 +17,8 @@ import { Connection, type Transport } from './connection.js';
 /** How long a thread waits for the reactor to open its channel before it asks again. */
 const OPEN_WAIT_MS = 2000;
 const MAX_ATTEMPTS = 5;
+/** How long a thread connecting sees no beat of the supervisor that took its box before it gives up on it. */
+const GONE_MS = 1500;
 /** How long a thread waits before it says hello again (doubling, up to 100 ms). */
 const HELLO_RETRY_MS = 2;
 
@@ -66,13 +70,27 @@ export function discover(limit: number, attempt = 1): Found {
     // as long as for its start-up. (A directory flooded with hellos may also have let this
     // handshake go: no beat comes, and this thread asks again.)
     const asked = performance.now();
-    const beat = Atomics.load(box, CH_BEAT);
+    let beat = Atomics.load(box, CH_BEAT);
+    let beatSeen = asked;
     let taken = false;
     while (hello.state === Answer.Answered) {
       if (Atomics.load(box, CH_STATE) === ChannelState.Stopped) break;
-      taken ||= Atomics.load(box, CH_BEAT) !== beat;
+      const now = performance.now();
+      if (Atomics.load(box, CH_BEAT) !== beat) {
+        beat = Atomics.load(box, CH_BEAT);
+        beatSeen = now;
+        taken = true;
+      } else if (taken && now - beatSeen > GONE_MS) {
+        // The supervisor vanished without a word (its threads were ended with the thread
+        // that started them): no reactor will open the channel.
+        const cause = new Error(
+          'The reactor’s threads ended while this thread connected to it (its supervisor stopped beating): the thread that started it may have been terminated; call setup() to start a new one',
+        );
+        stopBox(box, encodeThrown(cause), false);
+        break;
+      }
       const left =
-        asked + (taken ? Connection.startupLimit : Math.max(Math.min(limit, OPEN_WAIT_MS), 1000)) - performance.now();
+        (taken ? asked + Connection.startupLimit : asked + Math.max(Math.min(limit, OPEN_WAIT_MS), 1000)) - now;
       if (!(left > 0)) break;
       Atomics.wait(hello.answer, ANS_STATE, Answer.Answered, Math.min(left, 100));
     }
