@@ -173,9 +173,11 @@ describe('the direct lane', () => {
 
   it('answers every later call correctly when lane calls time out before the reactor takes them', () => {
     for (let i = 0; i < 5; i++) {
-      // The reactor is busy for 40 ms: the next lane call times out before it is taken,
-      // so the call after it must not write over its slot.
-      assert.ok(thrown(() => busyFor(40)) instanceof TimeoutError);
+      // The reactor is busy for 200 ms: the next lane call times out (after 5 ms) before it
+      // is taken, so the call after it must not write over its slot. (A caller thread
+      // descheduled for longer than the reactor is busy would find the reply there, and
+      // rightly take it: hence a long busy spell.)
+      assert.ok(thrown(() => busyFor(200)) instanceof TimeoutError);
       assert.ok(thrown(() => slowEcho(-1, 1)) instanceof TimeoutError);
       assert.equal(increment(i), i + 1);
       assert.equal(echo(`after ${i}`), `after ${i}`);
