@@ -164,15 +164,24 @@ describe('foreign traffic on the directory', () => {
     assert.match(exit.stderr, /directory: ignored a hello with an invalid key/);
   });
 
-  it('leaves a noSetup() server serving its workers, an impostor’s leader claim included', async () => {
-    const exit = await runFixture('one-foreign.js', { args: ['noSetup', 'impostor'], env: debug, killAfter: 20_000 });
-    const seen = report(exit);
-    assert.equal(seen['bursts'], true);
-    assert.deepEqual(seen['failures'], []);
-    assert.equal(seen['reactors'], 1);
-    assert.match(exit.stderr, /directory: ignored a message that is not one of crochet/);
-    assert.match(exit.stderr, /directory: ignored a hello with an invalid key/);
-  });
+  // Deno carries every BroadcastChannel message of the process through one queue of 256,
+  // and a thread that falls further behind loses messages of any channel silently. This
+  // flood (40 messages every 5 ms) outruns a busy noSetup() main thread, which then loses
+  // a worker's request (see docs/runtimes.md).
+  const flooded = 'Deno' in globalThis && "Deno's broadcast queue drops messages for a thread that lags under a flood";
+  it(
+    'leaves a noSetup() server serving its workers, an impostor’s leader claim included',
+    { skip: flooded },
+    async () => {
+      const exit = await runFixture('one-foreign.js', { args: ['noSetup', 'impostor'], env: debug, killAfter: 20_000 });
+      const seen = report(exit);
+      assert.equal(seen['bursts'], true);
+      assert.deepEqual(seen['failures'], []);
+      assert.equal(seen['reactors'], 1);
+      assert.match(exit.stderr, /directory: ignored a message that is not one of crochet/);
+      assert.match(exit.stderr, /directory: ignored a hello with an invalid key/);
+    },
+  );
 
   it('leaves setup() working while an impostor that never answers claims to lead', async () => {
     const exit = await runFixture('one-foreign.js', { args: ['setup', 'impostor'], killAfter: 20_000 });

@@ -220,8 +220,11 @@ export function setup(options?: SetupOptions): void {
   Connection.startupLimit = startup;
   setSpin(spin);
   // A worker thread first looks for a reactor; a main thread starts its own at once (if
-  // another serves already, the election says so within a millisecond or so).
-  if (!isMainThread) {
+  // another serves already, the election says so within a millisecond or so), unless
+  // another copy of crochet in this thread has just started one: then two main-thread
+  // claims would race in an election of one short round, and both could serve for a
+  // while. That one is looked for instead, as from a worker.
+  if (!isMainThread || hinted()) {
     const found = find(hinted() ? startup : PROBE_MS);
     if (found !== undefined) {
       connection = found;
