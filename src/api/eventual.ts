@@ -123,8 +123,9 @@ export class EventualResult<T> {
    * Cancels the operation, best effort, from whichever thread holds this handle. A
    * result still pending settles at once with a `CancelledError`, every other thread's
    * handle on it too, and the call's `abortSignal()` in the reactor is aborted with that
-   * error as its reason. On a settled result it changes nothing. Never throws, never
-   * blocks; may be called any number of times.
+   * error as its reason. On a settled result it changes nothing; an outcome that has
+   * already reached this thread (unseen, while it was busy) counts as settled. Never
+   * throws, never blocks; may be called any number of times.
    */
   cancel(): void {
     // An outcome that has arrived already stands (as it would after wait(0)).
