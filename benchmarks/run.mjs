@@ -3,9 +3,10 @@
 // figures reported are medians over rounds. Writes benchmarks/results.json and
 // BENCHMARKS.md (with a chart, benchmarks/latency.svg). Nothing here is a test: timings
 // never fail a build. Ends with benchmarks/startup.mjs (whole-process start-up; its
-// rounds: STARTUP_ROUNDS), whose section is appended to BENCHMARKS.md.
+// rounds: STARTUP_ROUNDS) and benchmarks/residue.mjs (what 2000 threads leave behind),
+// whose sections are appended to BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -258,3 +259,38 @@ const startupSection = execFileSync(process.execPath, [fileURLToPath(new URL('./
 });
 appendFileSync(new URL('BENCHMARKS.md', root), `\n${startupSection}`);
 console.log('wrote benchmarks/startup-results.json, appended its section to BENCHMARKS.md');
+
+// ---- what threads leave behind: benchmarks/residue.mjs (about 90 s for 2000 threads) ---
+
+process.stderr.write('what threads leave behind\n');
+execFileSync(process.execPath, [fileURLToPath(new URL('./residue.mjs', import.meta.url)), '2000'], {
+  encoding: 'utf8',
+  timeout: 1_800_000,
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+appendFileSync(new URL('BENCHMARKS.md', root), `\n${residueSection()}`);
+console.log('wrote benchmarks/residue-results.json, appended its section to BENCHMARKS.md');
+
+/** The section of BENCHMARKS.md made from benchmarks/residue-results.json. */
+function residueSection() {
+  const r = JSON.parse(readFileSync(new URL('./residue-results.json', import.meta.url), 'utf8'));
+  const bytes = (n) => (n < 0 ? `${n} (the heap shrank between the rounds)` : String(n));
+  return [
+    '## What threads leave behind',
+    '',
+    `\`node benchmarks/residue.mjs ${r.threads}\` (measured ${r.date.slice(0, 10)}: ${r.machine.cpu} × ${r.machine.cores}, Node ${r.node}, ${r.seconds} s):`,
+    `${r.threads} worker threads, 40 at a time, each find the reactor and make a call over a channel of their own;`,
+    'half then exit, the other half are terminated while blocked in a call (which ends 2 s later). After each of',
+    `two rounds of ${r.threads / 2} threads, once the reactor has closed the channels of the terminated threads, the`,
+    'inspector collects garbage in the reactor and supervisor threads and reads their heaps; the difference between',
+    'the rounds, per thread:',
+    '',
+    '| thread | bytes left per thread |',
+    '| --- | ---: |',
+    `| reactor | ${bytes(r.bytesPerThread.reactor)} |`,
+    `| supervisor | ${bytes(r.bytesPerThread.supervisor)} |`,
+    '',
+    'Raw figures: [benchmarks/residue-results.json](benchmarks/residue-results.json).',
+    '',
+  ].join('\n');
+}
