@@ -151,9 +151,11 @@ const PROBE_MS = 25;
 const NO_SETUP_PROBE_MS = 100;
 /**
  * How long a call with no reactor known asks the directory before it fails: a reactor may
- * be starting (another thread's setup() just now), and its supervisor answers once elected.
+ * be starting (another thread's setup() just now), and its supervisor answers once elected;
+ * on a machine busy with other work, that supervisor may get no CPU for a while. (Only a
+ * call made with no reactor anywhere, a mistake, waits this long.)
  */
-const CALL_PROBE_MS = 250;
+const CALL_PROBE_MS = 1000;
 /** After a probe found nothing, calls fail at once for this long instead of asking again. */
 const PROBE_AGAIN_MS = 1000;
 /** How long a starting thread that exits waits for its supervisor to tell every caller. */

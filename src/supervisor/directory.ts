@@ -87,6 +87,11 @@ export interface DirectoryOptions {
   readonly answeredElsewhere?: () => boolean;
   /** Whether the reactor still takes new channels (not once it is stopping). */
   readonly open?: () => boolean;
+  /**
+   * Whether the reactor has stopped (it may have died a moment before this thread hears of
+   * it): then this directory answers nothing, and leaves the election to others.
+   */
+  readonly gone?: () => boolean;
   onWon?(): void;
   onLost?(): void;
   /** A thread sent its box over the channel named `names`; `answer` is its hello's answer box. */
@@ -355,6 +360,7 @@ export class Directory {
       trace('directory: ignored a message that is not one of crochet’s');
       return;
     }
+    if (this.#options.gone?.() === true) return;
     const phase = this.#phase;
     switch (message.k) {
       case 'hello':

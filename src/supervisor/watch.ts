@@ -122,6 +122,10 @@ export function watch(
       data.asked !== undefined && Atomics.load(new Int32Array(data.asked), ANS_STATE) !== Answer.Waiting,
     keepAlive: false,
     open: () => Atomics.load(control, CTL_STATE) === State.Running,
+    gone: () => {
+      const state = Atomics.load(control, CTL_STATE);
+      return state === State.Stopping || state === State.Stopped;
+    },
     onWon() {
       won = true;
       if (reactor === undefined) {
