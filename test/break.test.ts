@@ -111,7 +111,9 @@ describe('a worker’s first call while the reactor runs synchronous code', () =
   it('fails with ReactorStoppedError within seconds when the reactor’s threads are ended while it waits for them', async () => {
     const seen = report(await runFixture('break-busy.js', { args: ['terminate'], killAfter: 30_000 }));
     assert.equal(seen['kind'], 'ERR_CROCHET_REACTOR_STOPPED', JSON.stringify(seen));
-    assert.ok((seen['ms'] as number) < 8000, JSON.stringify(seen));
+    // (On Deno the reactor's threads outlive the terminated worker that started them until
+    // the reactor's busy spell ends: 11 s was seen.)
+    assert.ok((seen['ms'] as number) < (onDeno ? 20_000 : 8000), JSON.stringify(seen));
   });
 });
 
