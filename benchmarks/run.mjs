@@ -5,7 +5,7 @@
 // never fail a build. Ends with benchmarks/startup.mjs (whole-process start-up; its
 // rounds: STARTUP_ROUNDS), benchmarks/workloads.mjs (prettier, ESLint, tiny calls and
 // payloads against the peers, quiet and with one core busy; its rounds: WORKLOAD_ROUNDS,
-// default 5, about 7 minutes on a 2-core machine) and benchmarks/residue.mjs (what 2000
+// default 5, about 5 minutes on a 2-core machine) and benchmarks/residue.mjs (what 2000
 // threads leave behind), whose sections are appended to BENCHMARKS.md.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
 //
 //   npm run build && node benchmarks/workloads.mjs
 //
-// Environment: ROUNDS (default 5: about 7 minutes on a 2-core machine), BUSY=0 to skip the busy-core condition, TINY_CALLS
+// Environment: ROUNDS (default 5: about 5 minutes on a 2-core machine), BUSY=0 to skip the busy-core condition, TINY_CALLS
 // (default 100000).
 //
 // 1. prettier: format the first 250 `.js` files of the installed date-fns (sorted by path,
