@@ -3,9 +3,11 @@
 // figures reported are medians over rounds. Writes benchmarks/results.json and
 // BENCHMARKS.md (with a chart, benchmarks/latency.svg). Nothing here is a test: timings
 // never fail a build. Ends with benchmarks/startup.mjs (whole-process start-up; its
-// rounds: STARTUP_ROUNDS) and benchmarks/residue.mjs (what 2000 threads leave behind),
-// whose sections are appended to BENCHMARKS.md.
-import { execFileSync } from 'node:child_process';
+// rounds: STARTUP_ROUNDS), benchmarks/workloads.mjs (prettier, ESLint, tiny calls and
+// payloads against the peers, quiet and with one core busy; its rounds: WORKLOAD_ROUNDS,
+// default 5, about 5 minutes on a 2-core machine) and benchmarks/residue.mjs (what 2000
+// threads leave behind), whose sections are appended to BENCHMARKS.md.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -259,6 +261,25 @@ const startupSection = execFileSync(process.execPath, [fileURLToPath(new URL('./
 });
 appendFileSync(new URL('BENCHMARKS.md', root), `\n${startupSection}`);
 console.log('wrote benchmarks/startup-results.json, appended its section to BENCHMARKS.md');
+
+// ---- the workloads users run: benchmarks/workloads.mjs, appended as its own section ----
+
+process.stderr.write('workloads\n');
+const workloadsRun = spawnSync(process.execPath, [fileURLToPath(new URL('./workloads.mjs', import.meta.url))], {
+  encoding: 'utf8',
+  timeout: 1_800_000,
+  killSignal: 'SIGTERM', // it kills its busy-core process on SIGTERM
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, ROUNDS: process.env.WORKLOAD_ROUNDS || '5' },
+});
+// A workload whose outputs differ across contenders still gets its section (marked), then
+// fails the run below.
+if (workloadsRun.stdout) appendFileSync(new URL('BENCHMARKS.md', root), `\n${workloadsRun.stdout}`);
+if (workloadsRun.status !== 0)
+  throw new Error(
+    `benchmarks/workloads.mjs failed: ${workloadsRun.error?.message ?? `exit ${workloadsRun.status ?? workloadsRun.signal}`}`,
+  );
+console.log('wrote benchmarks/workloads-results.json, appended its section to BENCHMARKS.md');
 
 // ---- what threads leave behind: benchmarks/residue.mjs (about 90 s for 2000 threads) ---
 
