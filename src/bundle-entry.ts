@@ -5,6 +5,7 @@
  */
 import { isMainThread, workerData } from 'node:worker_threads';
 import { bundled } from './common/home.js';
+import { currentEngine } from './common/thread.js';
 import { startReactor } from './reactor/start.js';
 import type { ReactorData } from './wire/messages.js';
 
@@ -14,7 +15,8 @@ export { startReactor };
 // An application bundled with crochet inside is also the entry of its reactor thread (see
 // common/home.ts): the reactor starts here, as the bundle loads, before the application's
 // own code runs (which `isReactorThread()` then tells it).
-if (bundled && !isMainThread && isBundledReactor(workerData)) startReactor(workerData);
+// (Once: another bundle with crochet inside, imported there later, finds it running.)
+if (bundled && !isMainThread && isBundledReactor(workerData) && currentEngine() === undefined) startReactor(workerData);
 
 function isBundledReactor(data: unknown): data is ReactorData {
   if (typeof data !== 'object' || data === null) return false;

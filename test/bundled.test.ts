@@ -47,6 +47,42 @@ describe(
       rmSync(dir, { recursive: true, force: true });
     });
 
+    /** Bundles `entry` of test/fixtures/bundled-src into `dir`. */
+    const bundle = async (entry: string, format: 'esm' | 'cjs', out: string): Promise<void> => {
+      await build({
+        entryPoints: [fileURLToPath(new URL(`../../test/fixtures/bundled-src/${entry}`, import.meta.url))],
+        outfile: join(dir, out),
+        bundle: true,
+        format,
+        platform: 'node',
+        target: 'node20',
+        alias: { crochet: dist },
+        logLevel: 'silent',
+      });
+    };
+
+    it('runs the wrapper of the command a bundled CLI loaded lazily, never another of the same source text', async () => {
+      await bundle('multi.cjs', 'cjs', 'multi.cjs');
+      for (const [command, expected] of [
+        ['b', 'cmd b -> B handled 1'],
+        ['a', 'cmd a -> A handled 1'],
+      ] as const) {
+        const exit = await run('multi.cjs', command);
+        assert.equal(exit.code, 0, exit.stderr);
+        assert.equal(exit.stdout.trim(), expected);
+      }
+    });
+
+    it('starts one reactor engine when a bundle loads a plugin bundled on its own with crochet inside too', async () => {
+      await bundle('host.mjs', 'esm', 'host.mjs');
+      await bundle('plugin.mjs', 'esm', 'plugin.mjs');
+      const exits = await Promise.all(Array.from({ length: 4 }, () => run('host.mjs', '')));
+      for (const exit of exits) {
+        assert.equal(exit.code, 0, exit.stderr);
+        assert.deepEqual(lastJson(exit), { plugin: 1, sum: 1225 });
+      }
+    });
+
     const run = (file: string, mode: string) =>
       exitOf(spawn(process.execPath, [join(dir, file), mode], { stdio: ['ignore', 'pipe', 'pipe'] }), 30_000);
 

@@ -397,14 +397,17 @@ const PRELOADS = /^(?:--import|--require|-r|--loader|--experimental-loader)(?:=|
  * there is recorded for every caller (see reactor/guard.ts).
  */
 function startBeside(entry: URL, workerData: ReactorData, transferList: MessagePort[]): Worker {
-  const plain = (): Worker => startSharing(entry, { workerData, transferList });
+  // Bundled, the application's bundle is the reactor's entry: it runs with the
+  // application's arguments, so that it loads what the application loaded.
+  const argv = bundled ? { argv: process.argv.slice(2) } : {};
+  const plain = (): Worker => startSharing(entry, { workerData, transferList, ...argv });
   // (Bundled into an application, crochet has no guard file to preload.)
   if (bundled || !onNode() || !process.execArgv.some((arg) => PRELOADS.test(arg))) return plain();
   const guard = ['--import', new URL('./reactor/guard.js', home).href];
   let execArgv = process.execArgv;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      return startSharing(entry, { workerData, transferList, execArgv: [...guard, ...execArgv] });
+      return startSharing(entry, { workerData, transferList, execArgv: [...guard, ...execArgv], ...argv });
     } catch (error) {
       // Options given explicitly are checked, unlike inherited ones: leave out those Node
       // names as not for workers (--expose-gc, --max-old-space-size…), and try again.
@@ -538,7 +541,7 @@ function start(
     speculative: isMainThread,
     ...(asked === undefined ? {} : { asked: asked.box, askedAt: asked.at }),
     reactorEntry: reactorEntry.href,
-    ...(bundled ? { bundled: true as const } : {}),
+    ...(bundled ? { bundled: true as const, argv: process.argv.slice(2) } : {}),
     hot,
     ...(beside === undefined ? { port: port2 } : { reactor: beside }),
     ...(resourceLimits === undefined ? {} : { resourceLimits }),

@@ -57,6 +57,7 @@ export const onNode = versions['bun'] === undefined && versions['deno'] === unde
 interface CallSite {
   getFileName(): string | null | undefined;
   getLineNumber?(): number | null | undefined;
+  getColumnNumber?(): number | null | undefined;
   getScriptNameOrSourceURL?(): string | null | undefined;
 }
 
@@ -78,7 +79,11 @@ function fileOf(site: CallSite): string | undefined {
  * structured stack trace, in the form the reactor loads it by (see {@link WrapperId}),
  * and the line of that call (0 if unknown).
  */
-export function callerSite(caller: (...args: never[]) => unknown): { readonly module: string; readonly line: number } {
+export function callerSite(caller: (...args: never[]) => unknown): {
+  readonly module: string;
+  readonly line: number;
+  readonly column: number;
+} {
   const previousPrepare = Error.prepareStackTrace;
   const previousLimit = Error.stackTraceLimit;
   Error.prepareStackTrace = (_error, sites) => sites;
@@ -99,12 +104,14 @@ export function callerSite(caller: (...args: never[]) => unknown): { readonly mo
       )
         continue;
       const line = typeof site.getLineNumber === 'function' ? site.getLineNumber() : undefined;
+      const column = typeof site.getColumnNumber === 'function' ? site.getColumnNumber() : undefined;
       return {
         module: onNode ? file : moduleKey(file),
         line: typeof line === 'number' && Number.isSafeInteger(line) && line > 0 ? line : 0,
+        column: typeof column === 'number' && Number.isSafeInteger(column) && column > 0 ? column : 0,
       };
     }
-    return { module: '<unknown>', line: 0 };
+    return { module: '<unknown>', line: 0, column: 0 };
   } finally {
     Error.prepareStackTrace = previousPrepare;
     Error.stackTraceLimit = previousLimit;
@@ -142,15 +149,23 @@ function fingerprintOf(fn: (...args: never[]) => unknown): number {
   return hash >>> 0;
 }
 
-/** Records a new wrapper of `fn` created by `module` (at `line`), and returns its id. */
-export function registerWrapper(module: string, fn: (...args: never[]) => unknown, line = 0): WrapperId {
+/**
+ * Records a new wrapper of `fn` created by `module` (at `line` and `column`), and returns
+ * its id. Within an application's bundle (crochet inside it), every module of the
+ * application is one file, whose parts a thread may load lazily and in another order than
+ * the reactor does (a `require()` chosen at run time): there a wrapper's place in the file
+ * is part of its fingerprint, so that the reactor finds it by that place, never a wrapper
+ * of the same source text elsewhere in the file.
+ */
+export function registerWrapper(module: string, fn: (...args: never[]) => unknown, line = 0, column = 0): WrapperId {
   const key = moduleKey(module);
   let entries = byModule.get(key);
   if (entries === undefined) {
     entries = [];
     byModule.set(key, entries);
   }
-  const fingerprint = fingerprintOf(fn);
+  const fingerprint =
+    bundled && key === moduleKey(home) ? mixPlace(fingerprintOf(fn), line, column) : fingerprintOf(fn);
   entries.push({ fn, fingerprint });
   return { module, index: entries.length - 1, fingerprint, name: typeof fn.name === 'string' ? fn.name : '', line };
 }
@@ -160,12 +175,31 @@ export type Lookup =
   | { readonly found: true; readonly fn: (...args: unknown[]) => unknown }
   | { readonly found: false; readonly mismatch: boolean };
 
-/** Finds the function of wrapper `index` of `module` in this thread. */
+/** Mixes a wrapper's place in its file into its fingerprint (see {@link registerWrapper}). */
+function mixPlace(fingerprint: number, line: number, column: number): number {
+  let hash = fingerprint;
+  for (const part of [line, column]) {
+    hash ^= part;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/**
+ * Finds the function of wrapper `index` of `module` in this thread. A wrapper made at
+ * another index here (the module's parts loaded in another order) is found by its
+ * fingerprint, if no other wrapper of the module has the same.
+ */
 export function lookupWrapper(module: string, index: number, fingerprint: number): Lookup {
-  const entry = byModule.get(moduleKey(module))?.[index];
-  if (entry === undefined) return { found: false, mismatch: false };
-  if (entry.fingerprint !== fingerprint) return { found: false, mismatch: true };
-  return { found: true, fn: entry.fn as (...args: unknown[]) => unknown };
+  const entries = byModule.get(moduleKey(module));
+  const entry = entries?.[index];
+  if (entry !== undefined && entry.fingerprint === fingerprint) {
+    return { found: true, fn: entry.fn as (...args: unknown[]) => unknown };
+  }
+  const same = entries?.filter((candidate) => candidate.fingerprint === fingerprint) ?? [];
+  const only = same.length === 1 ? same[0] : undefined;
+  if (only !== undefined) return { found: true, fn: only.fn as (...args: unknown[]) => unknown };
+  return { found: false, mismatch: entry !== undefined };
 }
 
 /** Whether a module key names something the reactor can import. */

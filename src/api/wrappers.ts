@@ -75,7 +75,7 @@ export function waitFor(
   return function wrap<A extends unknown[], R>(fn: (...args: A) => R): BlockingFunction<A, R> {
     checkFunction(fn, 'fn');
     const site = callerSite(wrap);
-    const id = registerWrapper(site.module, fn, site.line);
+    const id = registerWrapper(site.module, fn, site.line, site.column);
     const blocking = function (this: unknown, ...args: A): Awaited<R> {
       return blockingCall(id, fn.name, args, timeout, blocking) as Awaited<R>;
     };
@@ -106,7 +106,7 @@ export function waitFor(
 export function runInReactor<A extends unknown[], R>(fn: (...args: A) => R): ReactorFunction<A, R> {
   checkFunction(fn, 'fn');
   const site = callerSite(runInReactor);
-  const id = registerWrapper(site.module, fn, site.line);
+  const id = registerWrapper(site.module, fn, site.line, site.column);
   const starting = function (this: unknown, ...args: A): EventualResult<Awaited<R>> {
     const reactor = access(fn.name, true);
     const result = pendingResult<Awaited<R>>();

@@ -13,6 +13,7 @@
  * then opens a channel to it, and keeps its identity, so handles made meanwhile still work).
  */
 import { performance } from 'node:perf_hooks';
+import { bundled, home } from '../common/home.js';
 import { inspect } from 'node:util';
 import type { Transferable } from 'node:worker_threads';
 import { dataCloneError, decodeThrown, encodeThrown } from '../wire/codec.js';
@@ -265,7 +266,11 @@ export class Connection {
       if (state < State.Running && performance.now() > booting.deadline) {
         this.#stopHere(
           new Error(
-            `The reactor did not start within ${booting.limit} ms (the start-up limit: setup({ startupTimeout }))`,
+            `The reactor did not start within ${booting.limit} ms (the start-up limit: setup({ startupTimeout }))${
+              bundled
+                ? `. crochet is bundled into ${home}, whose reactor thread starts when that bundle loads crochet: load crochet, and the modules that create wrappers, when the bundle starts, not only through a require() or import() made later`
+                : ''
+            }`,
           ),
         );
       }

@@ -44,10 +44,15 @@ function locate(): string {
   return file.startsWith('/') || /^[A-Za-z]:[\\/]/.test(file) ? pathToFileURL(file).href : `file:///${file}`;
 }
 
+/** Whether `url` is crochet's own bundle, `crochet.js`, with its threads' entry files beside it. */
 function besideEntries(url: string): boolean {
   if (!url.startsWith('file:')) return true;
   try {
-    return existsSync(fileURLToPath(new URL('./reactor-main.js', url)));
+    return (
+      url.endsWith('/crochet.js') &&
+      existsSync(fileURLToPath(new URL('./reactor-main.js', url))) &&
+      existsSync(fileURLToPath(new URL('./supervisor/main.js', url)))
+    );
   } catch {
     return true;
   }

@@ -75,12 +75,14 @@ export function childLink(
   transferList: readonly MessagePort[],
   resourceLimits: ResourceLimits | undefined,
   early: Early,
+  argv?: readonly string[],
 ): ReactorLink {
   const events = new Events(early);
   const worker = startSharing(entry, {
     workerData,
     transferList: [...transferList],
     ...(resourceLimits === undefined ? {} : { resourceLimits }),
+    ...(argv === undefined ? {} : { argv: [...argv] }),
   });
   let failure: unknown;
   worker.on('error', (error: unknown) => {

@@ -28,7 +28,7 @@ export async function supervise(load: () => Promise<typeof import('./watch.js')>
         hot: data.hot,
         ...(data.bundled === true ? { bundled: true } : {}),
       };
-      return childLink(new URL(data.reactorEntry), reactorData, [port], data.resourceLimits, early);
+      return childLink(new URL(data.reactorEntry), reactorData, [port], data.resourceLimits, early, data.argv);
     } catch (error) {
       failed.cause = error;
       return undefined;

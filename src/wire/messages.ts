@@ -276,6 +276,8 @@ export interface SupervisorData {
   readonly askedAt?: number;
   /** Whether crochet was bundled into an application (see {@link ReactorData.bundled}). */
   readonly bundled?: true;
+  /** Then the application's arguments, for the reactor thread it starts from that bundle. */
+  readonly argv?: readonly string[];
   /** URL of the reactor's entry module. */
   readonly reactorEntry: string;
   /** How long the reactor stays hot after a message, in ms (the `hot` option of setup()). */
