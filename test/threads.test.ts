@@ -55,7 +55,9 @@ describe('any thread can call: setup() mode', () => {
     const worker = driven({ setupFirst: true });
     assert.deepEqual(await worker.ask('reactorThread'), reactor);
     await worker.ask('setup');
-    assert.equal(threads() - before, 1, 'only the worker itself was added');
+    // (Bun starts threads of its own now and then: there the count says nothing.)
+    if (!('Bun' in globalThis)) assert.equal(threads() - before, 1, 'only the worker itself was added');
+    assert.deepEqual(await worker.ask('reactorThread'), reactor);
   });
 
   it('lets a worker created by another worker use the reactor', async () => {
