@@ -16,11 +16,12 @@
 // Prints the results as markdown on stdout (progress goes to stderr) and writes
 // benchmarks/startup-results.json. A run whose exit code or output is wrong is reported
 // and left out of the figures.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { mean, median, procCpu, quantile, sleep, sorted, startHog } from './measure.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS || 12);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
@@ -113,26 +114,6 @@ function runOnce(name) {
   return { wall, cpu: (user + sys) * 1000 };
 }
 
-/** A process that keeps one core busy. It also ends by itself if this process dies. */
-function startHog() {
-  const code = `const parent = ${process.pid}, end = Date.now() + 3_600_000;
-for (let i = 1; ; i++) if ((i & 0xfffff) === 0) { if (Date.now() > end) break; try { process.kill(parent, 0); } catch { break; } }`;
-  return spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
-}
-
-/** CPU time a process has used so far, in ms, from /proc (Linux), or undefined. */
-function procCpu(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) / 100) * 1000; // utime, stime in USER_HZ ticks
-  } catch {
-    return undefined;
-  }
-}
-
-const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-
 function measure(condition) {
   const samples = Object.fromEntries(names.map((name) => [name, []]));
   const failures = [];
@@ -158,20 +139,6 @@ function measure(condition) {
 
 // Statistics over a dozen samples: p90 is the 11th of 12 by nearest rank; a p99 would be
 // just the maximum, so none is given.
-const sorted = (values) => values.filter((v) => v !== undefined).sort((a, b) => a - b);
-const quantile = (values, q) => {
-  const s = sorted(values);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-};
-const median = (values) => {
-  const s = sorted(values);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 === 1 ? s[n >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
-const mean = (values) => {
-  const s = sorted(values);
-  return s.length === 0 ? NaN : s.reduce((a, b) => a + b, 0) / s.length;
-};
 
 function summarize({ samples, failures }) {
   const bare = samples.bare;

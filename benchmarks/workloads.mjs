@@ -26,7 +26,7 @@
 //
 // Prints the results as markdown on stdout (progress goes to stderr) and writes
 // benchmarks/workloads-results.json.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -41,6 +41,7 @@ import os from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PAYLOADS } from './workloads/payloads.mjs';
+import { mean, median, procCpu, quantile, sleep, startHog } from './measure.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS || 5);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
@@ -144,26 +145,6 @@ function runOnce(workload, contender, option) {
   return { wall, cpu: (user + sys) * 1000, result: parsed };
 }
 
-/** A process that keeps one core busy (as in startup.mjs). It also ends if this process dies. */
-function startHog() {
-  const code = `const parent = ${process.pid}, end = Date.now() + 3_600_000;
-for (let i = 1; ; i++) if ((i & 0xfffff) === 0) { if (Date.now() > end) break; try { process.kill(parent, 0); } catch { break; } }`;
-  return spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
-}
-
-/** CPU time a process has used so far, in ms, from /proc (Linux), or undefined. */
-function procCpu(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) / 100) * 1000;
-  } catch {
-    return undefined;
-  }
-}
-
-const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-
 function measure(condition) {
   const runs = groups.map(() => []); // per group: { round, contender, wall, cpu, result } | { error }
   for (let round = 1; round <= ROUNDS; round++) {
@@ -183,20 +164,6 @@ function measure(condition) {
 
 // ---- statistics ----------------------------------------------------------------------
 
-const sorted = (values) => values.filter((v) => v !== undefined && !Number.isNaN(v)).sort((a, b) => a - b);
-const quantile = (values, q) => {
-  const s = sorted(values);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-};
-const median = (values) => {
-  const s = sorted(values);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 === 1 ? s[n >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
-const mean = (values) => {
-  const s = sorted(values);
-  return s.length === 0 ? NaN : s.reduce((a, b) => a + b, 0) / s.length;
-};
 /** Per-call statistics over the calls of every round together, in µs. */
 const perCall = (times) => ({
   median: median(times),
