@@ -186,29 +186,43 @@ async function until(done: () => boolean, limit: number): Promise<void> {
   while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
+/**
+ * A worker's channel with both ends in this thread: the reactor's end, and a connection
+ * that expects calls `ids`, whose outcomes land in `got`.
+ */
+function channel(ids: readonly number[]): {
+  box: Int32Array;
+  reactor: ReturnType<typeof reactorRingEndpoint>;
+  connection: Connection;
+  got: Map<number, unknown>;
+} {
+  const box = new Int32Array(new SharedArrayBuffer(RING_BOX_BYTES));
+  Atomics.store(box, CH_STATE, ChannelState.Ready);
+  const names = { toReactor: `break:${randomUUID()}:in`, toCaller: `break:${randomUUID()}:out` };
+  const reactor = reactorRingEndpoint(box, names);
+  const connection = new Connection({
+    box,
+    endpoint: callerRingEndpoint(box, names),
+    beats: false,
+    ring: true,
+    starter: -1,
+  });
+  const got = new Map<number, unknown>();
+  for (const id of ids) {
+    connection.expect(id, (_ok, value) => {
+      got.set(id, value);
+    });
+  }
+  return { box, reactor, connection, got };
+}
+
 describe('a worker’s channel, driven in one thread', () => {
   it('takes in, once the thread’s loop is free, a result the reactor wrote just as the thread stopped blocking', async () => {
-    const box = new Int32Array(new SharedArrayBuffer(RING_BOX_BYTES));
-    Atomics.store(box, CH_STATE, ChannelState.Ready);
-    const names = { toReactor: `break:${randomUUID()}:in`, toCaller: `break:${randomUUID()}:out` };
-    const reactor = reactorRingEndpoint(box, names);
+    const { box, reactor, connection, got } = channel([1, 2, 3]);
     const reply = (id: number, value: string): void => {
       reactor.post({ k: Kind.Success, id, value }, undefined, id);
       Atomics.add(box, CH_POSTED, 1);
     };
-    const connection = new Connection({
-      box,
-      endpoint: callerRingEndpoint(box, names),
-      beats: false,
-      ring: true,
-      starter: -1,
-    });
-    const got = new Map<number, unknown>();
-    for (const id of [1, 2, 3]) {
-      connection.expect(id, (_ok, value) => {
-        got.set(id, value);
-      });
-    }
     try {
       let step = 0;
       // The thread blocks for call 1. The reactor (its own thread, in real life) writes
@@ -238,23 +252,7 @@ describe('a worker’s channel, driven in one thread', () => {
   });
 
   it('takes in, once the thread’s loop is free, a result the reactor wrote as the thread stopped blocking, even when the reactor rang its doorbell only after the thread stopped', async () => {
-    const box = new Int32Array(new SharedArrayBuffer(RING_BOX_BYTES));
-    Atomics.store(box, CH_STATE, ChannelState.Ready);
-    const names = { toReactor: `break:${randomUUID()}:in`, toCaller: `break:${randomUUID()}:out` };
-    const reactor = reactorRingEndpoint(box, names);
-    const connection = new Connection({
-      box,
-      endpoint: callerRingEndpoint(box, names),
-      beats: false,
-      ring: true,
-      starter: -1,
-    });
-    const got = new Map<number, unknown>();
-    for (const id of [1, 2]) {
-      connection.expect(id, (_ok, value) => {
-        got.set(id, value);
-      });
-    }
+    const { box, reactor, connection, got } = channel([1, 2]);
     try {
       let step = 0;
       // As Channel.answer() does it: the ring first (the wake-up post is skipped while the

@@ -21,36 +21,10 @@ describe(
   { skip: !onNode && 'bundles are built and run with Node' },
   () => {
     let dir: string;
-    before(async () => {
-      dir = mkdtempSync(join(os.tmpdir(), 'crochet-bundled-'));
-      for (const format of ['esm', 'cjs'] as const) {
-        await build({
-          entryPoints: [fixture('bundled-app.js')],
-          outfile: join(dir, format === 'esm' ? 'app.mjs' : 'app.cjs'),
-          bundle: true,
-          format,
-          platform: 'node',
-          target: 'node20',
-          alias: { crochet: dist },
-          logLevel: 'silent',
-          // CommonJS has no import.meta.url: the fixture's own URL, for its worker.
-          ...(format === 'cjs'
-            ? {
-                define: { 'import.meta.url': '__crochetUrl' },
-                banner: { js: 'const __crochetUrl = require("node:url").pathToFileURL(__filename).href;' },
-              }
-            : {}),
-        });
-      }
-    });
-    after(() => {
-      rmSync(dir, { recursive: true, force: true });
-    });
-
-    /** Bundles `entry` of test/fixtures/bundled-src into `dir`. */
+    /** Bundles the module `entry` (a path) into `dir`, as `out`, crochet inside. */
     const bundle = async (entry: string, format: 'esm' | 'cjs', out: string): Promise<void> => {
       await build({
-        entryPoints: [fileURLToPath(new URL(`../../test/fixtures/bundled-src/${entry}`, import.meta.url))],
+        entryPoints: [entry],
         outfile: join(dir, out),
         bundle: true,
         format,
@@ -58,11 +32,29 @@ describe(
         target: 'node20',
         alias: { crochet: dist },
         logLevel: 'silent',
+        // CommonJS has no import.meta.url: the module's own URL, for its worker.
+        ...(format === 'cjs'
+          ? {
+              define: { 'import.meta.url': '__crochetUrl' },
+              banner: { js: 'const __crochetUrl = require("node:url").pathToFileURL(__filename).href;' },
+            }
+          : {}),
       });
     };
+    /** A module of test/fixtures/bundled-src (plain JavaScript, bundled as it is). */
+    const source = (name: string): string =>
+      fileURLToPath(new URL(`../../test/fixtures/bundled-src/${name}`, import.meta.url));
+    before(async () => {
+      dir = mkdtempSync(join(os.tmpdir(), 'crochet-bundled-'));
+      await bundle(fixture('bundled-app.js'), 'esm', 'app.mjs');
+      await bundle(fixture('bundled-app.js'), 'cjs', 'app.cjs');
+    });
+    after(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
 
     it('runs the wrapper of the command a bundled CLI loaded lazily, never another of the same source text', async () => {
-      await bundle('multi.cjs', 'cjs', 'multi.cjs');
+      await bundle(source('multi.cjs'), 'cjs', 'multi.cjs');
       for (const [command, expected] of [
         ['b', 'cmd b -> B handled 1'],
         ['a', 'cmd a -> A handled 1'],
@@ -74,8 +66,8 @@ describe(
     });
 
     it('starts one reactor engine when a bundle loads a plugin bundled on its own with crochet inside too', async () => {
-      await bundle('host.mjs', 'esm', 'host.mjs');
-      await bundle('plugin.mjs', 'esm', 'plugin.mjs');
+      await bundle(source('host.mjs'), 'esm', 'host.mjs');
+      await bundle(source('plugin.mjs'), 'esm', 'plugin.mjs');
       const exits = await Promise.all(Array.from({ length: 4 }, () => run('host.mjs', '')));
       for (const exit of exits) {
         assert.equal(exit.code, 0, exit.stderr);
