@@ -11,7 +11,10 @@ import { portEndpoint } from '../wire/endpoint.js';
 import { Engine } from './engine.js';
 import { captureOutput } from './output.js';
 import { markStopped } from '../wire/control.js';
-import type { Forget, OpenChannel, ReactorData } from '../wire/messages.js';
+import type { Forget, GlobalShimData, OpenChannel, ReactorData } from '../wire/messages.js';
+import { importModule } from './lookup.js';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { reportError, setEmitter } from '../common/report.js';
 import { becomeReactor, setEngine } from '../common/thread.js';
 
@@ -129,6 +132,45 @@ export function startReactor(data: ReactorData): void {
       exit(0);
     }
   });
-  supervisor?.postMessage({ k: 'up' });
-  trace('reactor running');
+  const isolated = data.isolated;
+  if (isolated === undefined) {
+    supervisor?.postMessage({ k: 'up' });
+    trace('reactor running');
+    return;
+  }
+  // An isolated reactor sets its globals, says it serves (calls wait in the caller until
+  // then), and loads its module at once, as a worker that runs it would.
+  void setGlobals(isolated.shims).then(() => {
+    supervisor?.postMessage({ k: 'up' });
+    trace('isolated reactor running for %s', isolated.module);
+    void importModule(isolated.module);
+  });
+}
+
+/** Sets the globals an isolated reactor is to have (synckit's `globalShims`), in order. */
+async function setGlobals(shims: readonly GlobalShimData[]): Promise<void> {
+  for (const shim of shims) {
+    try {
+      const loaded: unknown = shim.require
+        ? createRequire(join(process.cwd(), 'noop.js'))(shim.specifier)
+        : await import(shim.specifier);
+      const { globalName, named } = shim;
+      if (globalName === undefined || globalName === '') continue;
+      const module = loaded as Record<string, unknown>;
+      const value =
+        named === null
+          ? loaded
+          : named !== undefined && named.trim() !== ''
+            ? module[named.trim()]
+            : shim.require
+              ? loaded
+              : module['default'];
+      const global = globalThis as Record<string, unknown>;
+      if (!shim.conditional || global[globalName] === undefined || global[globalName] === null) {
+        global[globalName] = value;
+      }
+    } catch (error) {
+      reportError(`the global shim ${shim.specifier} could not be loaded`, error);
+    }
+  }
 }
