@@ -105,7 +105,7 @@ function checkSynckitOptions(timeoutOrOptions: unknown): SynckitOptions {
       `Expected the second argument of createSyncFn() to be a timeout in ms or an options object, got ${describe(timeoutOrOptions)}`,
     );
   }
-  return timeoutOrOptions as SynckitOptions;
+  return timeoutOrOptions;
 }
 
 /** The shims to set, resolved from the worker file; those that cannot be resolved are left out. */

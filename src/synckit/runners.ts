@@ -154,7 +154,7 @@ export function runnerFlags(runner: TsRunner, esm: boolean, execArgv: readonly s
     case TsRunner.TSX:
       return execArgv.includes(IMPORT_FLAG) ? [] : [IMPORT_FLAG, 'tsx'];
     default:
-      throw new Error(`Unknown ts runner: ${String(runner as unknown)}`);
+      throw new Error(`Unknown ts runner: ${String(runner)}`);
   }
 }
 
