@@ -10,7 +10,7 @@
  * calling thread watches all of its isolated reactors (see supervisor/isolated.ts), so
  * that a caller parked in a call is woken when the reactor it waits for dies.
  */
-import { MessageChannel, threadId, type Worker } from 'node:worker_threads';
+import { MessageChannel, threadId, type Worker, type WorkerOptions } from 'node:worker_threads';
 import { bundled, home } from '../common/home.js';
 import { startSharing } from '../common/env.js';
 import { trace } from '../common/diagnostics.js';
@@ -63,6 +63,25 @@ function supervisorThread(): Worker {
 }
 
 /**
+ * Starts the thread, leaving out options inherited from the process that Node names as not
+ * for workers (`--max-old-space-size`, `--expose-gc`…): inherited, they would have been left
+ * out too. Options of the caller's own that Node refuses are the caller's error.
+ */
+function startWithout(entry: URL, options: WorkerOptions & { execArgv: string[] }): Worker {
+  let execArgv = options.execArgv;
+  for (;;) {
+    try {
+      return startSharing(entry, { ...options, execArgv });
+    } catch (error) {
+      const invalid = /invalid execArgv flags: (.*)$/.exec((error as Error).message)?.[1]?.split(/,\s*/);
+      const inherited = invalid?.filter((flag) => process.execArgv.includes(flag)) ?? [];
+      if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV' || inherited.length === 0) throw error;
+      execArgv = execArgv.filter((arg) => !inherited.includes(arg));
+    }
+  }
+}
+
+/**
  * Starts an isolated reactor serving `options.module`, and returns this thread's connection
  * to it. Calls made at once wait (within the start-up limit) until it serves. It never keeps
  * the process alive.
@@ -89,7 +108,7 @@ export function startIsolated(options: IsolatedOptions): Connection {
   if (execArgv.some((arg) => PRELOADS.test(arg))) {
     execArgv = ['--import', new URL('./reactor/guard.js', home).href, ...execArgv];
   }
-  const reactor = startSharing(entry, { workerData: data, transferList, execArgv });
+  const reactor = startWithout(entry, { workerData: data, transferList, execArgv });
   reactor.unref();
   const watch: WatchIsolated = { k: 'watch', control, box, port: link.port2, threadId: reactor.threadId };
   supervisorThread().postMessage(watch, [link.port2]);

@@ -92,7 +92,9 @@ export function startReactor(data: ReactorData): void {
   const emit = engine.emit.bind(engine);
   setEmitter(emit);
   captureOutput(emit);
-  guardUncaught();
+  // An isolated reactor stands for a worker thread of its own: an error nothing caught ends
+  // it, as it would end that worker, and its calls fail with that error.
+  if (data.isolated === undefined) guardUncaught();
   watchFatal();
 
   // process.exit() in reactor code ends the reactor thread: say so to the callers, with
