@@ -537,7 +537,11 @@ export function threadHooks(environment: RunnerEnvironment = currentEnvironment(
         ? join(environment.cwd, specifier)
         : join(environment.cwd, 'noop.js');
     try {
-      const file = createRequire(base).resolve('tsx/esm/api');
+      // require() resolves its CommonJS build, whose register() does not take in a worker
+      // thread on Node 20: its ES module build, beside it, does.
+      const resolved = createRequire(base).resolve('tsx/esm/api');
+      const esm = resolved.replace(/\.cjs$/, '.mjs');
+      const file = esm !== resolved && existsSync(esm) ? esm : resolved;
       return { runner: 'tsx', module: pathToFileURL(file).href };
     } catch {
       // Not from here: try the next.

@@ -13,6 +13,7 @@ import { captureOutput } from './output.js';
 import { markStopped } from '../wire/control.js';
 import type { Forget, GlobalShimData, OpenChannel, ReactorData } from '../wire/messages.js';
 import { importModule } from './lookup.js';
+import { registerThreadHooks } from '../common/runners.js';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { reportError, setEmitter } from '../common/report.js';
@@ -142,11 +143,14 @@ export function startReactor(data: ReactorData): void {
   }
   // An isolated reactor sets its globals, says it serves (calls wait in the caller until
   // then), and loads its module at once, as a worker that runs it would.
-  void setGlobals(isolated.shims).then(() => {
-    supervisor?.postMessage({ k: 'up' });
-    trace('isolated reactor running for %s', isolated.module);
-    void importModule(isolated.module);
-  });
+  // (Under tsx on Node 20, a worker thread registers tsx's ES module hooks itself.)
+  void registerThreadHooks()
+    .then(() => setGlobals(isolated.shims))
+    .then(() => {
+      supervisor?.postMessage({ k: 'up' });
+      trace('isolated reactor running for %s', isolated.module);
+      void importModule(isolated.module);
+    });
 }
 
 /** Sets the globals an isolated reactor is to have (synckit's `globalShims`), in order. */
