@@ -9,10 +9,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { CrochetError, ReactorStoppedError, TimeoutError } from 'crochet';
-import { createSyncFn, runAsWorker, TsRunner } from 'crochet/synckit';
+import { CrochetError, TimeoutError } from 'crochet';
+import { expectTypeOf } from 'expect-type';
+import { createSyncFn, runAsWorker, TsRunner, type AnyFn, type Syncify, type SynckitOptions } from 'crochet/synckit';
 import { exitOf, thrown, type Exit } from './helpers.js';
 
 const require = createRequire(import.meta.url);
@@ -59,10 +60,6 @@ function runScript(source: string, options: { env?: NodeJS.ProcessEnv; execArgv?
   return exitOf(child, 30_000);
 }
 
-after(() => {
-  // (The directory is left for the system's temporary files: worker threads may still hold it.)
-});
-
 describe('crochet/synckit: the module', () => {
   it('exports createSyncFn, runAsWorker and TsRunner, to import and to require', () => {
     const required = require('crochet/synckit') as Record<string, unknown>;
@@ -85,6 +82,17 @@ describe('crochet/synckit: the module', () => {
         TSX: 'tsx',
       },
     );
+  });
+
+  it('types a function from the worker function’s type, as synckit does', () => {
+    type Worker = (text: string, times?: number) => Promise<string[]>;
+    expectTypeOf<Syncify<Worker>>().toEqualTypeOf<(text: string, times?: number) => string[]>();
+    expectTypeOf(createSyncFn<Worker>).returns.toEqualTypeOf<Syncify<Worker>>();
+    expectTypeOf<(a: number) => number>().toExtend<AnyFn>();
+    expectTypeOf<SynckitOptions['tsRunner']>().toEqualTypeOf<TsRunner | undefined>();
+    // @ts-expect-error: a runner synckit does not know
+    const wrong: SynckitOptions = { tsRunner: 'deno' };
+    assert.equal(typeof wrong, 'object');
   });
 
   it('runAsWorker() does nothing outside a worker file of createSyncFn()', () => {
@@ -465,5 +473,3 @@ describe('crochet/synckit: failures and the process', () => {
     },
   );
 });
-
-void ReactorStoppedError;
