@@ -45,8 +45,8 @@ const esmWorker = (body: string): string =>
 const cjsWorker = (body: string): string =>
   `const { runAsWorker } = require(${JSON.stringify(SYNCKIT_PATH)});\nrunAsWorker(${body});\n`;
 /** A worker that says what it is: how it was loaded, and its file. */
-const WHO = `() => ({ esm: typeof require === 'undefined', file: typeof __filename === 'string' ? __filename : import.meta.url })`;
-const WHO_CJS = `() => ({ esm: false, file: __filename })`;
+/** Workers that say how they were loaded: `this` at the top level is undefined only in an ES module. */
+const WHO = `((topLevel) => () => ({ esm: topLevel === undefined }))(this)`;
 const ECHO = `async (value, ms = 0) => { await new Promise((resolve) => setTimeout(resolve, ms)); return value; }`;
 
 /** Runs an ES module script in a child Node process (bounded), from this package's directory. */
@@ -247,17 +247,26 @@ describe('crochet/synckit: worker files', () => {
     });
   });
 
-  it('loads a worker as an ES module or CommonJS by its extension, then by package.json `type`', () => {
-    const modules = directory('module');
-    const commonjs = directory('commonjs');
-    const bare = directory();
-    const who = (path: string): { esm: boolean } => createSyncFn<() => Promise<{ esm: boolean }>>(path)();
-    assert.equal(who(write(modules, 'who.js', esmWorker(WHO))).esm, true);
-    assert.equal(who(write(modules, 'who.cjs', cjsWorker(WHO_CJS))).esm, false);
-    assert.equal(who(write(commonjs, 'who.js', cjsWorker(WHO_CJS))).esm, false);
-    assert.equal(who(write(commonjs, 'who.mjs', esmWorker(WHO))).esm, true);
-    assert.equal(who(write(bare, 'who.js', cjsWorker(WHO_CJS))).esm, false);
-  });
+  it(
+    'loads a worker as an ES module or CommonJS by its extension, then by package.json `type`',
+    {
+      skip:
+        (('Bun' in globalThis || 'Deno' in globalThis) &&
+          'Bun and Deno load ES modules and CommonJS alike: the kind cannot be seen from inside') ||
+        false,
+    },
+    () => {
+      const modules = directory('module');
+      const commonjs = directory('commonjs');
+      const bare = directory();
+      const who = (path: string): { esm: boolean } => createSyncFn<() => Promise<{ esm: boolean }>>(path)();
+      assert.equal(who(write(modules, 'who.js', esmWorker(WHO))).esm, true);
+      assert.equal(who(write(modules, 'who.cjs', cjsWorker(WHO))).esm, false);
+      assert.equal(who(write(commonjs, 'who.js', cjsWorker(WHO))).esm, false);
+      assert.equal(who(write(commonjs, 'who.mjs', esmWorker(WHO))).esm, true);
+      assert.equal(who(write(bare, 'who.js', cjsWorker(WHO))).esm, false);
+    },
+  );
 
   it('runs TypeScript workers with the tsx runner, ES module and CommonJS, on every Node', () => {
     const modules = directory('module');
@@ -412,7 +421,8 @@ describe('crochet/synckit: failures and the process', () => {
     });
     assert.deepEqual(result['exitsAgain'], result['exits'], 'later calls fail the same way');
     assert.equal(result['crashes']?.['code'], 'ERR_CROCHET_REACTOR_STOPPED');
-    assert.equal(result['crashes']?.['cause'], 'crashed outside any call');
+    // (Bun ends the thread without telling the reactor why: the cause is then a guess.)
+    if (onNode) assert.equal(result['crashes']?.['cause'], 'crashed outside any call');
     assert.equal(result['vanishes']?.['code'], 'ERR_CROCHET_REACTOR_STOPPED', 'a thread gone without a word');
     assert.deepEqual(result['after'], { value: 2 });
     assert.deepEqual(result['own'], { value: 'setup reactor' });

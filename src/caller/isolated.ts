@@ -105,7 +105,9 @@ export function startIsolated(options: IsolatedOptions): Connection {
   const entry = new URL('./reactor-main.js', home);
   let execArgv = [...options.execArgv];
   // Preloads that fail in the reactor thread must reach its caller: crochet's guard goes first.
-  if (execArgv.some((arg) => PRELOADS.test(arg))) {
+  // (Bun and Deno refuse preloads in a worker's options.)
+  const onNode = typeof process.versions['bun'] !== 'string' && !('Deno' in globalThis);
+  if (onNode && execArgv.some((arg) => PRELOADS.test(arg))) {
     execArgv = ['--import', new URL('./reactor/guard.js', home).href, ...execArgv];
   }
   const reactor = startWithout(entry, { workerData: data, transferList, execArgv });

@@ -139,7 +139,8 @@ export function resolveWorker(
         `No ts runner specified, ts worker path is not supported: ${path} needs a TypeScript runner on Node ${process.versions.node}; install one (tsx, ts-node…) and pass it as the tsRunner option or SYNCKIT_TS_RUNNER, or use Node 22.6+`,
       );
     }
-    all = runnerExecArgv(runner, { esm, execArgv: inherited });
+    // Bun and Deno load TypeScript themselves, and refuse preloads in a worker's options.
+    if (currentEnvironment().runtime === 'node') all = runnerExecArgv(runner, { esm, execArgv: inherited });
     if (/\.[cm]ts$/.test(path)) {
       const refused: TsRunner[] = [TsRunner.EsbuildRegister, TsRunner.EsbuildRunner, ...(esm ? [TsRunner.TSX] : [])];
       if (refused.includes(runner)) {
