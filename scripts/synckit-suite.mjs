@@ -96,7 +96,7 @@ writeFileSync(
         strict: false,
         skipLibCheck: true,
         types: ['jest', 'node'],
-        paths: { synckit: ['./lib/index.d.ts'] },
+        paths: { synckit: ['./lib/index'] },
       },
     },
     null,
