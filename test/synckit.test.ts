@@ -467,6 +467,54 @@ describe('crochet/synckit: failures and the process', () => {
   });
 
   it(
+    'works in a Yarn PnP project, under `yarn node` and with the PnP hooks given to node itself',
+    { skip: !onNode && 'Node only' },
+    async () => {
+      const dir = directory();
+      const yarn = require.resolve('@yarnpkg/cli-dist/bin/yarn.js');
+      const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
+      write(
+        dir,
+        'package.json',
+        JSON.stringify({
+          name: 'pnp-app',
+          private: true,
+          type: 'module',
+          dependencies: { crochet: `portal:${packageRoot}` },
+        }),
+      );
+      write(dir, '.yarnrc.yml', 'nodeLinker: pnp\nenableTelemetry: false\nenableGlobalCache: false\n');
+      write(dir, 'yarn.lock', '');
+      // Bare imports, resolved by PnP alone (there is no node_modules).
+      write(dir, 'worker.js', `import { runAsWorker } from 'crochet/synckit';\nrunAsWorker(async (x) => x * 2);\n`);
+      write(
+        dir,
+        'main.js',
+        `import { createSyncFn } from 'crochet/synckit';\nconsole.log(createSyncFn(new URL('./worker.js', import.meta.url))(21));\n`,
+      );
+      const env: NodeJS.ProcessEnv = { ...process.env, YARN_ENABLE_NETWORK: '0', YARN_ENABLE_IMMUTABLE_INSTALLS: '0' };
+      delete env['NODE_OPTIONS'];
+      const run = (args: string[]): Promise<Exit> =>
+        exitOf(spawn(process.execPath, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] }), 60_000);
+      const install = await run([yarn, 'install']);
+      assert.equal(install.code, 0, install.stdout + install.stderr);
+      const underYarn = await run([yarn, 'node', 'main.js']);
+      assert.equal(underYarn.code, 0, underYarn.stderr);
+      assert.equal(underYarn.stdout, '42\n');
+      const plainNode = await run([
+        '--require',
+        join(dir, '.pnp.cjs'),
+        '--experimental-loader',
+        pathToFileURL(join(dir, '.pnp.loader.mjs')).href,
+        '--no-warnings',
+        'main.js',
+      ]);
+      assert.equal(plainNode.code, 0, plainNode.stderr);
+      assert.equal(plainNode.stdout, '42\n');
+    },
+  );
+
+  it(
     'gives TypeScript workers the loader the host runs under (node --import tsx) without a runner option',
     { skip: !onNode && 'Node only' },
     async () => {
