@@ -35,6 +35,7 @@ import { CrochetError } from './errors.js';
 import { checkFunction, checkOptions, checkTimeout, describe } from './options.js';
 import { inCall } from './context.js';
 import { BOX_BYTES, CTL_ACK, CTL_BYTES, CTL_STATE, CTL_WORK, State } from '../wire/layout.js';
+import { allocateBox } from '../wire/lane.js';
 import {
   ENVIRONMENT_KEY,
   type ReactorData,
@@ -501,7 +502,7 @@ function start(
 ): Connection {
   becomeSink(logger);
   const control = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
-  const box = new Int32Array(new SharedArrayBuffer(BOX_BYTES));
+  const box = allocateBox(BOX_BYTES);
   const { port1, port2 } = new MessageChannel();
   // Bundled into an application, crochet starts the reactor from the application's bundle.
   const reactorEntry = bundled ? new URL(home) : new URL('./reactor-main.js', home);

@@ -53,6 +53,9 @@
  *                  the reactor posts to a port, the call it is about, so that a caller that cannot
  *                  decode a reply knows which call failed
  *   then           the ring (RING_BYTES, only for channels without a port): messages to the caller
+ *   then           where shared memory can grow: the wide areas, WIDE_TEXT units each (the arguments'
+ *                  text, then the reply's, of lane calls whose text does not fit the lane text);
+ *                  the box grows into them as far as a call needs
  *
  * answer box (one per hello; public, carries nothing secret)
  *   Int32 0  ANS_STATE        0 waiting, 4 being written, 1 answered, 2 channel ready, 3 refused
@@ -221,6 +224,18 @@ export const RING_BYTES = 32 * 1024;
 export const BOX_BYTES = RING_OFFSET;
 /** Byte length of a box with a ring. */
 export const RING_BOX_BYTES = RING_OFFSET + RING_BYTES;
+
+// ---- channel box: the wide areas -----------------------------------------------------
+
+/**
+ * The most UTF-16 units of text the wide areas carry each way. Where the runtime has
+ * growable shared memory, a box can grow past its end (BOX_BYTES or RING_BOX_BYTES) by two
+ * areas of this size: the arguments' text of a lane request too long for the lane's own
+ * text area, then the reply's. A box grows only as far as the longest text needs.
+ */
+export const WIDE_TEXT = 256 * 1024;
+/** Byte length of the two wide areas together: what a box may grow by. */
+export const WIDE_BYTES = WIDE_TEXT * 4;
 
 // ---- answer box ----------------------------------------------------------------------
 
