@@ -854,7 +854,10 @@ export class Engine {
     this.#parkOn = undefined;
     if (channel === undefined) return;
     try {
-      if (channel.park(Engine.hotMs * REPLY_HOT, this.#polling) > 0) {
+      // Another thread's call waits: take it in first (by the loop), park no longer than a look.
+      let others = false;
+      for (const other of this.#channels) if (other !== channel && other.rang) others = true;
+      if (channel.park(others ? 0 : Engine.hotMs * REPLY_HOT, this.#polling) > 0) {
         this.#chained++;
         this.#replyBackoff.hit();
       } else {
