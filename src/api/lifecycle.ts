@@ -18,7 +18,6 @@ import {
   type Worker,
   getEnvironmentData,
   setEnvironmentData,
-  type ResourceLimits,
 } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Connection, setSpin, type Transport } from '../caller/connection.js';
@@ -45,6 +44,17 @@ import {
 import { becomeSink, checkLogger, setForwarder, type Logger } from '../common/report.js';
 import { becomeReactor, currentEngine, currentRole, setEngine } from '../common/thread.js';
 import { startSharing } from '../common/env.js';
+
+/**
+ * Limits of the reactor thread's resources, in megabytes: Node's `ResourceLimits` of
+ * `new Worker()`, spelt out here so that crochet's types need no `@types/node`.
+ */
+interface ReactorResourceLimits {
+  readonly maxOldGenerationSizeMb?: number;
+  readonly maxYoungGenerationSizeMb?: number;
+  readonly codeRangeSizeMb?: number;
+  readonly stackSizeMb?: number;
+}
 
 /** Options of {@link setup}. Unknown keys are rejected, so typos show. */
 export interface SetupOptions {
@@ -88,7 +98,7 @@ export interface SetupOptions {
    * `ERR_WORKER_OUT_OF_MEMORY`. Each limit is a number above 0, in megabytes.
    * @default undefined (Node's defaults)
    */
-  readonly resourceLimits?: ResourceLimits;
+  readonly resourceLimits?: ReactorResourceLimits;
   /**
    * How long the reactor may take to start, and to import a module the first time a call
    * needs it, in ms. A call's own `timeout` does not count that time: it starts when the
@@ -103,7 +113,7 @@ export interface SetupOptions {
 const RESOURCE_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
 
 /** Checks the `resourceLimits` option: an object of positive numbers of megabytes. */
-function checkResourceLimits(value: unknown): ResourceLimits {
+function checkResourceLimits(value: unknown): ReactorResourceLimits {
   const limits = checkOptions(value, 'options.resourceLimits', RESOURCE_LIMITS, true);
   for (const [key, limit] of Object.entries(limits)) {
     if (typeof limit !== 'number' || !(limit > 0) || !Number.isFinite(limit)) {
@@ -320,6 +330,7 @@ export function noSetup(): void {
  * thread); without one, the connection's own methods fail with `ReactorStoppedError`.
  *
  * @throws {CrochetError} `ERR_CROCHET_NOT_SET_UP` if there is no reactor.
+ * @internal
  */
 export function requireConnection(callee: string, isWrapper = false): Connection {
   const current = connection;
@@ -355,6 +366,7 @@ let reached: { readonly through: Engine | Connection; readonly access: ReactorAc
  * connection otherwise (found on first use). Decided here, once, for every handle.
  *
  * @throws {CrochetError} `ERR_CROCHET_NOT_SET_UP` if there is no reactor.
+ * @internal
  */
 export function access(callee: string, isWrapper = false): ReactorAccess {
   const through = currentEngine() ?? requireConnection(callee, isWrapper);
@@ -496,7 +508,7 @@ function start(
   logger: Logger | undefined,
   spin: number,
   hot: number,
-  resourceLimits: ResourceLimits | undefined,
+  resourceLimits: ReactorResourceLimits | undefined,
   startup: number,
 ): Connection {
   becomeSink(logger);
