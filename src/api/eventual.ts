@@ -223,6 +223,16 @@ export function settledResult<T>(ok: boolean, value: unknown): EventualResult<T>
  * the process, and forgets it: a second retrieve of the same id throws. Stash it again
  * to keep it. In the thread that stashed it, this is the very same handle.
  *
+ * `T` is not checked: an id is only a string, so `retrieveResult<Rate>(id)` is a cast,
+ * as unchecked as `as Rate`, and nothing at run time tells you if the stashed result
+ * holds something else. Leave it `unknown` (the default) and narrow the value `wait()`
+ * returns, or keep the id beside the type it stands for.
+ *
+ * @example
+ * ```ts
+ * const value = retrieveResult(id).wait(1000); // unknown
+ * if (typeof value === 'number') use(value);
+ * ```
  * @throws {CrochetError} `ERR_CROCHET_UNKNOWN_RESULT` if no result is stashed under `id`
  *   (never stashed, or already retrieved).
  * @throws {TimeoutError} if the reactor did not answer within 10 s (its thread is busy
