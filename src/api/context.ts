@@ -95,17 +95,6 @@ export function runAsCall(
 const transfers = thread.transfers;
 
 /**
- * What `transfer()` can move: `ArrayBuffer`s, and (between the reactor and the thread
- * that called `setup()`) `MessagePort`s and web streams. Spelt out structurally so that
- * crochet's types need no `@types/node`.
- */
-type Movable =
-  | ArrayBuffer
-  | { postMessage(message: never): void; close(): void }
-  | { readonly locked: boolean }
-  | { readonly readable: object; readonly writable: object };
-
-/**
  * Marks `value` so that the objects in `list` are moved, not copied, when `value`
  * crosses threads as an argument of a wrapped function or as its result. Moved
  * `ArrayBuffer`s become detached (length 0) in the sending thread. Returns `value`.
@@ -117,7 +106,17 @@ type Movable =
  * checksum(transfer(bytes, [bytes.buffer]));
  * ```
  */
-export function transfer<T>(value: T, list: readonly Movable[]): T {
+export function transfer<T>(
+  value: T,
+  // What can move: ArrayBuffers, and (between the reactor and the thread that called setup())
+  // MessagePorts and web streams, spelt out so that crochet's types need no @types/node.
+  list: readonly (
+    | ArrayBuffer
+    | { postMessage(message: never): void; close(): void }
+    | { readonly locked: boolean }
+    | { readonly readable: object; readonly writable: object }
+  )[],
+): T {
   if (typeof value !== 'object' || value === null) {
     throw new TypeError(
       `Expected \`value\` of transfer() to be an object (the value that crosses threads), got ${describe(value)}`,

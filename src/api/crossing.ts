@@ -29,7 +29,10 @@ declare const unchecked: unique symbol;
  * listen(transfer(port2, [port2]));
  * ```
  */
-export type Unchecked<T> = T & { readonly [unchecked]?: never };
+export type Unchecked<T> = T & {
+  /** A mark for the type checker only: no value has it. */
+  readonly [unchecked]?: never;
+};
 
 /** A `Blob` or a `File`, told by its shape (the ES library has no `Blob` type). */
 interface BlobLike {
@@ -103,8 +106,8 @@ type ArgumentsIssue<A extends readonly unknown[], N extends unknown[] = [unknown
 /**
  * `unknown` (no constraint) when the arguments `A` and the awaited result of `R` can
  * cross threads; otherwise an object type whose one property names what cannot, which a
- * function does not have: the compiler's error on the wrapped function then says
- * `Property '"cannot cross threads"' is missing ... "argument 1 is a function"`.
+ * function does not have: the compiler's error on the wrapped function then ends with
+ * `{ readonly 'cannot cross threads': "argument 1 is a function"; }`.
  */
 export type Crossing<A extends readonly unknown[], R> = [ArgumentsIssue<A> | Issue<Awaited<R>, 'the result'>] extends [
   never,

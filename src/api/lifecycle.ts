@@ -45,17 +45,6 @@ import { becomeSink, checkLogger, setForwarder, type Logger } from '../common/re
 import { becomeReactor, currentEngine, currentRole, setEngine } from '../common/thread.js';
 import { startSharing } from '../common/env.js';
 
-/**
- * Limits of the reactor thread's resources, in megabytes: Node's `ResourceLimits` of
- * `new Worker()`, spelt out here so that crochet's types need no `@types/node`.
- */
-interface ReactorResourceLimits {
-  readonly maxOldGenerationSizeMb?: number;
-  readonly maxYoungGenerationSizeMb?: number;
-  readonly codeRangeSizeMb?: number;
-  readonly stackSizeMb?: number;
-}
-
 /** Options of {@link setup}. Unknown keys are rejected, so typos show. */
 export interface SetupOptions {
   /**
@@ -98,7 +87,16 @@ export interface SetupOptions {
    * `ERR_WORKER_OUT_OF_MEMORY`. Each limit is a number above 0, in megabytes.
    * @default undefined (Node's defaults)
    */
-  readonly resourceLimits?: ReactorResourceLimits;
+  readonly resourceLimits?: {
+    /** The most the main heap may grow to, in megabytes. */
+    readonly maxOldGenerationSizeMb?: number;
+    /** The most the heap for recently created objects may grow to, in megabytes. */
+    readonly maxYoungGenerationSizeMb?: number;
+    /** The size of the range reserved for generated code, in megabytes. */
+    readonly codeRangeSizeMb?: number;
+    /** The thread's stack size, in megabytes (Node's default is 4). */
+    readonly stackSizeMb?: number;
+  };
   /**
    * How long the reactor may take to start, and to import a module the first time a call
    * needs it, in ms. A call's own `timeout` does not count that time: it starts when the
@@ -113,7 +111,7 @@ export interface SetupOptions {
 const RESOURCE_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
 
 /** Checks the `resourceLimits` option: an object of positive numbers of megabytes. */
-function checkResourceLimits(value: unknown): ReactorResourceLimits {
+function checkResourceLimits(value: unknown): NonNullable<SetupOptions['resourceLimits']> {
   const limits = checkOptions(value, 'options.resourceLimits', RESOURCE_LIMITS, true);
   for (const [key, limit] of Object.entries(limits)) {
     if (typeof limit !== 'number' || !(limit > 0) || !Number.isFinite(limit)) {
@@ -508,7 +506,7 @@ function start(
   logger: Logger | undefined,
   spin: number,
   hot: number,
-  resourceLimits: ReactorResourceLimits | undefined,
+  resourceLimits: SetupOptions['resourceLimits'],
   startup: number,
 ): Connection {
   becomeSink(logger);

@@ -73,11 +73,12 @@ export type ReactorFunction<A extends unknown[], R> = ((...args: A) => EventualR
  *   `ERR_CROCHET_DATA_CLONE` for arguments or a result that cannot cross threads,
  *   `ERR_CROCHET_UNKNOWN_FUNCTION` if the reactor cannot find `fn`.
  */
-export function waitFor(
-  options: WaitForOptions,
-): <A extends unknown[], R>(
+export function waitFor(options: WaitForOptions): <A extends unknown[], R>(
   fn: ((...args: A) => R) & Crossing<A, R>,
-) => ((...args: A) => Awaited<R>) & { readonly wrapped: (...args: A) => R } {
+) => ((...args: A) => Awaited<R>) & {
+  /** The original function, for calling it directly (e.g. in unit tests of reactor code). */
+  readonly wrapped: (...args: A) => R;
+} {
   const checked = checkOptions(options, 'options', ['timeout'], true);
   if (!('timeout' in checked)) {
     throw new TypeError('Expected `options.timeout` to be a number of milliseconds >= 0 or Infinity, got nothing');
@@ -87,7 +88,10 @@ export function waitFor(
   // the parameters and the result rather than an alias of them.
   return function wrap<A extends unknown[], R>(
     fn: ((...args: A) => R) & Crossing<A, R>,
-  ): ((...args: A) => Awaited<R>) & { readonly wrapped: (...args: A) => R } {
+  ): ((...args: A) => Awaited<R>) & {
+    /** The original function, for calling it directly (e.g. in unit tests of reactor code). */
+    readonly wrapped: (...args: A) => R;
+  } {
     checkFunction(fn, 'fn');
     const site = callerSite(wrap);
     const id = registerWrapper(site.module, fn, site.line, site.column);
@@ -120,7 +124,10 @@ export function waitFor(
  */
 export function runInReactor<A extends unknown[], R>(
   fn: ((...args: A) => R) & Crossing<A, R>,
-): ((...args: A) => EventualResult<Awaited<R>>) & { readonly wrapped: (...args: A) => R } {
+): ((...args: A) => EventualResult<Awaited<R>>) & {
+  /** The original function, for calling it directly (e.g. in unit tests of reactor code). */
+  readonly wrapped: (...args: A) => R;
+} {
   checkFunction(fn, 'fn');
   const site = callerSite(runInReactor);
   const id = registerWrapper(site.module, fn, site.line, site.column);
