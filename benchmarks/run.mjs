@@ -5,8 +5,9 @@
 // never fail a build. Ends with benchmarks/startup.mjs (whole-process start-up; its
 // rounds: STARTUP_ROUNDS), benchmarks/workloads.mjs (prettier, ESLint, tiny calls and
 // payloads against the peers, quiet and with one core busy; its rounds: WORKLOAD_ROUNDS,
-// default 5, about 5 minutes on a 2-core machine) and benchmarks/residue.mjs (what 2000
-// threads leave behind), whose sections are appended to BENCHMARKS.md.
+// default 5, about 5 minutes on a 2-core machine), benchmarks/context.mjs (what the call
+// context costs) and benchmarks/residue.mjs (what 2000 threads leave behind), whose sections
+// are appended to BENCHMARKS.md.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -287,6 +288,21 @@ if (workloadsRun.status !== 0)
     `benchmarks/workloads.mjs failed: ${workloadsRun.error?.message ?? `exit ${workloadsRun.status ?? workloadsRun.signal}`}`,
   );
 console.log('wrote benchmarks/workloads-results.json, appended its section to BENCHMARKS.md');
+
+// ---- what the call context costs: benchmarks/context.mjs (CONTEXT_NODES: more Node binaries) ----
+
+process.stderr.write('the call context\n');
+const contextSection = execFileSync(
+  process.execPath,
+  [
+    fileURLToPath(new URL('./context.mjs', import.meta.url)),
+    process.execPath,
+    ...(process.env.CONTEXT_NODES ?? '').split(/\s+/).filter(Boolean),
+  ],
+  { encoding: 'utf8', timeout: 1_800_000, stdio: ['ignore', 'pipe', 'inherit'] },
+);
+appendFileSync(new URL('BENCHMARKS.md', root), `\n${contextSection}`);
+console.log('wrote benchmarks/context-results.json, appended its section to BENCHMARKS.md');
 
 // ---- what threads leave behind: benchmarks/residue.mjs (about 90 s for 2000 threads) ---
 

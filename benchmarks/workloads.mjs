@@ -386,7 +386,8 @@ const md = [
     .map(([name, version]) => `${name} ${version}`)
     .join(', ')}.`,
   'Each run is a fresh process; the contenders alternate within each round. Per-call figures are over the calls of',
-  'every round together (the first call of a process, which loads prettier, included); wall (spawn to exit) and CPU',
+  'every round together (for prettier the first call of a process, which loads prettier, included; the tiny calls and',
+  'each payload size start with one untimed call); wall (spawn to exit) and CPU',
   "(user + system, all threads, bash's `time`) are medians over rounds, in ms. crochet: a `waitFor` wrapper;",
   'synckit: `createSyncFn` of a worker file; make-synchronized: `@prettier/sync` for prettier, else its module form;',
   'make-synchronous: its wrapper of a self-contained async function. `plain-worker` does the prettier work in a',

@@ -10,8 +10,8 @@
  * within 5 seconds.
  */
 import { lookup, Resolver } from 'node:dns/promises';
-import { parseArgs } from 'node:util';
 import { abortSignal, isReactorThread, setup, waitFor } from 'crochet';
+import { parseOptions } from './support/cli.js';
 
 setup();
 
@@ -44,8 +44,16 @@ export const gethostbyname = waitFor({ timeout: 5000 })(async function gethostby
 // The application: plain blocking code, with no event loop in sight. Guarded, because
 // the reactor imports this module too, to find gethostbyname.
 if (!isReactorThread()) {
-  const { values, positionals } = parseArgs({ options: { server: { type: 'string' } }, allowPositionals: true });
+  const { values, positionals } = parseOptions({ options: { server: { type: 'string' } }, allowPositionals: true });
   const name = positionals[0] ?? 'localhost';
-  const ip = gethostbyname(name, values.server);
-  console.log(`${name} -> ${ip}`);
+  try {
+    const ip = gethostbyname(name, values.server);
+    console.log(`${name} -> ${ip}`);
+  } catch (error) {
+    // A failed lookup is an answer too: say it in a line, not a stack trace.
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const hint = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED/.test(reason) ? ' (no such name, or no network?)' : '';
+    console.error(`Cannot look up ${name}: ${reason}${hint}`);
+    process.exitCode = 1;
+  }
 }

@@ -18,7 +18,7 @@
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { inspect, parseArgs } from 'node:util';
+import { inspect } from 'node:util';
 import {
   isReactorThread,
   onShutdown,
@@ -29,6 +29,7 @@ import {
   waitFor,
   type EventualResult,
 } from 'crochet';
+import { parseOptions } from './support/cli.js';
 import { startSlowSite } from './support/stand-ins.js';
 import { serve } from './support/serve.js';
 
@@ -109,7 +110,7 @@ function visit(session: Session, url: string): string {
 }
 
 if (!isReactorThread()) {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     options: { port: { type: 'string', default: '8081' }, url: { type: 'string' } },
   });
   const site = values.url === undefined || values.url === 'broken' ? startStandIn() : undefined;
@@ -128,8 +129,8 @@ if (!isReactorThread()) {
     });
     response.end(`<!doctype html><title>Downloader</title><p>${body}</p>\n`);
   });
-  serve(server, values.port, (url) => {
+  serve(server, values.port, (address) => {
     console.log(`Each visitor downloads ${url}`);
-    console.log(`listening on ${url} (Ctrl-C to stop)`);
+    console.log(`listening on ${address} (Ctrl-C to stop)`);
   });
 }

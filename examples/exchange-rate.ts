@@ -18,8 +18,8 @@
  * application that sees an ordinary synchronous API.
  */
 import { createServer } from 'node:http';
-import { parseArgs } from 'node:util';
 import { isReactorThread, onShutdown, setup, waitFor } from 'crochet';
+import { parseOptions } from './support/cli.js';
 import { startRateFeed } from './support/stand-ins.js';
 import { serve } from './support/serve.js';
 
@@ -147,7 +147,7 @@ ${shown}
 }
 
 if (!isReactorThread()) {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     options: {
       port: { type: 'string', default: '8080' },
       feed: { type: 'string' },
@@ -155,7 +155,10 @@ if (!isReactorThread()) {
     },
   });
   const every = Number(values.every);
-  if (!(every > 0)) throw new Error(`--every must be a number of seconds above 0, got ${values.every}`);
+  if (!(every > 0)) {
+    console.error(`--every must be a number of seconds above 0, got ${JSON.stringify(values.every)}.`);
+    process.exit(2);
+  }
 
   const eurusd = new ExchangeRate('EURUSD');
   const feed = eurusd.start(values.feed ?? null, every);

@@ -10,8 +10,8 @@
  * server of its own on 127.0.0.1 (in the reactor too), so it runs offline.
  */
 import { Resolver } from 'node:dns/promises';
-import { parseArgs } from 'node:util';
 import { abortSignal, isReactorThread, onShutdown, setup, waitFor } from 'crochet';
+import { parseOptions } from './support/cli.js';
 import { startLocalDns } from './support/local-dns.js';
 
 setup();
@@ -45,7 +45,7 @@ export const startStandIn = waitFor({ timeout: 5000 })(async () => {
 // ---- the application: blocking code ---------------------------------------------------
 
 if (!isReactorThread()) {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions({
     options: { server: { type: 'string' } },
     allowPositionals: true,
   });

@@ -5,13 +5,16 @@
  * cache) through blocking wrapped calls. The Node version of the original's "use
  * Crochet from a Twisted application" example.
  *
- * Run it with `npm run example -- server-with-pool [port]`, then open
- * http://127.0.0.1:8080/, /stats, or /lookup?name=localhost.
+ *     npm run example -- server-with-pool               # http://127.0.0.1:8083/
+ *     npm run example -- server-with-pool --port 3000
+ *
+ * Then open /page (a visit counter), /stats, or /lookup?name=localhost.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { noSetup } from 'crochet';
 import { Piscina } from 'piscina';
+import { parseOptions } from './support/cli.js';
+import { serve } from './support/serve.js';
 import type { Request, Response } from './support/server-handlers.js';
 
 noSetup();
@@ -32,16 +35,11 @@ const server = createServer((request, response) => {
   );
 });
 
-const port = Number(process.argv[2] ?? 8080);
-server.listen(port, '127.0.0.1', () => {
-  const { port: actual } = server.address() as AddressInfo;
-  console.log(`listening on http://127.0.0.1:${actual}/`);
+const { values } = parseOptions({ options: { port: { type: 'string', default: '8083' } } });
+serve(server, values.port, (address) => {
+  console.log(`listening on ${address} (Ctrl-C to stop)`);
 });
-
-function stop(): void {
-  server.close();
-  server.closeAllConnections();
-  void pool.destroy();
-}
+// serve() closes the server on Ctrl-C or SIGTERM; the pool's threads end with it.
+const stop = (): void => void pool.destroy();
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

@@ -18,8 +18,8 @@ import type { AddressInfo } from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { start as startRepl } from 'node:repl';
 import { Transform } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { isReactorThread, onShutdown, setup, waitFor } from 'crochet';
+import { parseOptions } from './support/cli.js';
 import ssh2 from 'ssh2';
 import { serve } from './support/serve.js';
 
@@ -116,7 +116,7 @@ const startSshServer = waitFor({ timeout: 10_000 })(async (
 // ---- the application: synchronous code ---------------------------------------------
 
 if (!isReactorThread()) {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     options: {
       port: { type: 'string', default: '8082' },
       'ssh-port': { type: 'string', default: '5022' },

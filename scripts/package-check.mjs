@@ -2,8 +2,10 @@
 //
 // Packs the package with `npm pack`, installs the tarball into a fresh project in a
 // temporary directory, and there runs an ES module consumer and a CommonJS consumer
-// (each calls a wrapped function) and type-checks a TypeScript consumer under
-// `moduleResolution` `nodenext` and `bundler`. Then publint and attw check the package.
+// (each calls a wrapped function) and type-checks TypeScript consumers: one without
+// @types/node (with the DOM library and with none), a CommonJS one (.cts) under
+// `module` `nodenext`, and one with @types/node under `moduleResolution` `nodenext` and
+// `bundler`. Then publint and attw check the package.
 // The package is ES-module only on purpose: one module instance per process holds the
 // wrapper registry and the reactor connection, which a dual CommonJS build would split.
 // `require('crochet')` works through Node's require(esm) (Node 20.19+), which the
@@ -41,7 +43,7 @@ try {
   const stray = files.filter((file) => /^(src|test|build|examples|benchmarks)\//.test(file) || file.endsWith('.map'));
   if (stray.length > 0) throw new Error(`the package ships files users do not need: ${stray.join(', ')}`);
 
-  step('install the tarball into a fresh project');
+  step('install the tarball into a fresh project, without @types/node');
   const project = join(work, 'project');
   execFileSync('mkdir', ['-p', project]);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }, null, 2));
@@ -51,19 +53,67 @@ try {
   const typesNode = JSON.parse(
     run('node', ['-p', 'JSON.stringify(require("@types/node/package.json").version)'], root),
   );
-  run(
-    'npm',
-    [
-      'install',
-      '--no-audit',
-      '--no-fund',
-      '--prefer-offline',
-      tarball,
-      `typescript@${typescript}`,
-      `@types/node@${typesNode}`,
-    ],
-    project,
+  const install = (...packages) =>
+    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...packages], project);
+  install(tarball, `typescript@${typescript}`);
+  const tsc = (config) =>
+    run('node', [join(project, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config], project);
+  const tsconfig = (name, files, options) =>
+    writeFileSync(
+      join(project, name),
+      JSON.stringify({ compilerOptions: { strict: true, noEmit: true, skipLibCheck: false, ...options }, files }),
+    );
+
+  // crochet's declarations import no `node:` module and use no Node-only global type, so a
+  // program without @types/node type-checks, with the DOM library or with none.
+  step('a TypeScript consumer without @types/node, with and without the DOM library');
+  writeFileSync(
+    join(project, 'bare.ts'),
+    `import { abortSignal, type EventualResult, registerError, runInReactor, setup, TimeoutError, transfer, waitFor } from 'crochet';
+class RateError extends Error {}
+registerError(RateError);
+setup({ resourceLimits: { maxOldGenerationSizeMb: 64 }, startupTimeout: 10000 });
+export const length = waitFor({ timeout: 1000 })(async (text: string) => {
+  const signal = abortSignal();
+  if (signal.aborted) throw new RateError('aborted');
+  return text.length;
+});
+export const start = runInReactor(async (size: number) => {
+  const bytes = new Uint8Array(size);
+  return transfer(bytes, [bytes.buffer]);
+});
+const n: number = length('abc');
+const result: EventualResult<Uint8Array> = start(4);
+export const outcome = [n, result, new TimeoutError('x') instanceof Error] as const;
+`,
   );
+  tsconfig('tsconfig.bare-dom.json', ['bare.ts'], { module: 'nodenext', moduleResolution: 'nodenext', types: [] });
+  tsc('tsconfig.bare-dom.json');
+  tsconfig('tsconfig.bare-es.json', ['bare.ts'], {
+    module: 'nodenext',
+    moduleResolution: 'nodenext',
+    target: 'es2022',
+    lib: ['es2022'],
+    types: [],
+  });
+  tsc('tsconfig.bare-es.json');
+
+  // A CommonJS TypeScript module requires crochet (an ES module) under `module: nodenext`;
+  // under `node16` TypeScript refuses it (TS1479), as the README says.
+  step('a CommonJS TypeScript consumer (.cts) under module nodenext');
+  writeFileSync(
+    join(project, 'consumer.cts'),
+    `import { setup, waitFor } from 'crochet';
+setup();
+export const double = waitFor({ timeout: 1000 })(async (x: number) => 2 * x);
+const four: number = double(2);
+export { four };
+`,
+  );
+  tsconfig('tsconfig.cts.json', ['consumer.cts'], { module: 'nodenext', target: 'es2022', types: [] });
+  tsc('tsconfig.cts.json');
+
+  install(`@types/node@${typesNode}`);
 
   step('an ES module consumer');
   writeFileSync(
@@ -158,30 +208,19 @@ console.log(n, result, error instanceof TimeoutError);
 `,
   );
   for (const resolution of ['nodenext', 'bundler']) {
-    const module = resolution === 'nodenext' ? 'nodenext' : 'esnext';
-    writeFileSync(
-      join(project, `tsconfig.${resolution}.json`),
-      JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          noEmit: true,
-          module,
-          moduleResolution: resolution,
-          target: 'es2022',
-          types: ['node'],
-          skipLibCheck: false,
-        },
-        files:
-          resolution === 'nodenext'
-            ? ['consumer.ts', 'synckit-consumer.ts', 'synckit-consumer.cts']
-            : ['consumer.ts', 'synckit-consumer.ts'],
-      }),
+    tsconfig(
+      `tsconfig.${resolution}.json`,
+      resolution === 'nodenext'
+        ? ['consumer.ts', 'synckit-consumer.ts', 'synckit-consumer.cts']
+        : ['consumer.ts', 'synckit-consumer.ts'],
+      {
+        module: resolution === 'nodenext' ? 'nodenext' : 'esnext',
+        moduleResolution: resolution,
+        target: 'es2022',
+        types: ['node'],
+      },
     );
-    run(
-      'node',
-      [join(project, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', `tsconfig.${resolution}.json`],
-      project,
-    );
+    tsc(`tsconfig.${resolution}.json`);
   }
 
   step('publint');
@@ -189,7 +228,7 @@ console.log(n, result, error instanceof TimeoutError);
   step('attw');
   run('npx', ['attw', '--pack', '.', '--profile', 'esm-only'], root);
   console.log(
-    'package check: all good (ESM, CommonJS and TypeScript consumers of crochet and crochet/synckit; publint; attw)',
+    'package check: all good (ESM, CommonJS and TypeScript consumers of crochet and crochet/synckit, with and without @types/node; publint; attw)',
   );
 } catch (error) {
   const output = [error.stdout, error.stderr].filter(Boolean).join('\n');

@@ -7,6 +7,7 @@ export {
   TimeoutError,
   type CrochetErrorCode,
 } from './api/errors.js';
+export type { Unchecked } from './api/crossing.js';
 export { EventualResult, retrieveResult } from './api/eventual.js';
 export { noSetup, onShutdown, setup, shutdown, type SetupOptions, type ShutdownOptions } from './api/lifecycle.js';
 export type { Logger } from './common/report.js';

@@ -37,6 +37,7 @@ describe('examples/blocking-dns', () => {
     assert.equal(result.code, 1);
     assert.match(result.stderr, /ENOTFOUND/);
     assert.match(result.stderr, /nothing\.invalid/);
+    assert.doesNotMatch(result.stderr, /^\s+at /m, 'one line, no stack trace');
   });
 
   it(
@@ -186,6 +187,24 @@ describe('examples/exchange-rate', () => {
   });
 });
 
+describe('example command lines', () => {
+  it('explain a port that is not a port number in one line and exit with 2', async () => {
+    for (const name of ['server-with-pool', 'downloader', 'exchange-rate']) {
+      const result = await runExample(name, ['--port', 'eighty']);
+      assert.equal(result.code, 2, `${name}: ${result.stderr}`);
+      assert.match(result.stderr, /--port must be a port number from 0 to 65535 \(0: any free port\), got "eighty"/);
+      assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
+    }
+  });
+
+  it('explain an argument they do not take, naming their options', async () => {
+    const result = await runExample('server-with-pool', ['18086']);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /Unexpected argument '18086'.*\(options: --port\)/);
+    assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
+  });
+});
+
 describe('examples/downloader', () => {
   it(
     'starts a download per session, shows its progress on refresh, then the page',
@@ -193,6 +212,13 @@ describe('examples/downloader', () => {
     async () => {
       const app = await serveExample('downloader', ['--port', '0']);
       try {
+        const announced = /Each visitor downloads (\S+)/.exec(await app.line(/Each visitor downloads/))?.[1];
+        assert.match(
+          announced ?? '',
+          /^http:\/\/127\.0\.0\.1:\d+\/page$/,
+          'the page it downloads, not its own address',
+        );
+        assert.notEqual(announced, app.url);
         const visitor = new Visitor();
         assert.match(await visitor.get(app.url), /Starting the download of http:\/\/127\.0\.0\.1:\d+\/page/);
         // Each visit waits 100 ms for the result, so a bounded number of refreshes sees it

@@ -21,6 +21,8 @@ import {
   wasAborted,
 } from './fixtures/calls.js';
 import { thrown } from './helpers.js';
+import { allocateBox, Lane } from '../src/wire/lane.js';
+import { BOX_BYTES, RING_BOX_BYTES, WIDE_BYTES, WIDE_TEXT } from '../src/wire/layout.js';
 
 /** The code of what `fn` throws. */
 function errorCode(fn: () => unknown): unknown {
@@ -204,5 +206,52 @@ describe('the direct lane', () => {
       for (let tries = 0; tries < 1000 && !aborted; tries++) aborted = wasAborted(tag);
       assert.ok(aborted, `call ${tag} saw its signal abort`);
     }
+  });
+});
+
+describe("the lane's wide areas (text longer than the lane's own area)", () => {
+  const unit = 'a\ud800b\udc00😀é';
+  const text = (length: number): string => unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
+
+  it('carries text of any length up to the wide limit exactly, both ways, lone surrogates included', () => {
+    for (const length of [LANE_TEXT + 1, 20 * 1024, 200 * 1024, 2 * 1024 * 1024]) {
+      const value = text(length);
+      assert.equal(echo(value), value, `a string of ${length} units`);
+    }
+    // Long and short strings in one call: the short ones keep to the lane's own area.
+    const long = text(3 * LANE_TEXT);
+    assert.deepEqual(four(long, 'x', long, 7), [long, 'x', long, 7]);
+  });
+
+  for (const [name, bytes] of [
+    ['the starting thread', BOX_BYTES],
+    ['other threads', RING_BOX_BYTES],
+  ] as const) {
+    it(`grows the box of ${name} only as far as the text needs, and never past its wide areas`, () => {
+      const box = allocateBox(bytes);
+      const memory = box.buffer as SharedArrayBuffer & { growable?: boolean };
+      assert.equal(memory.byteLength, bytes);
+      assert.equal(memory.growable, true, 'this runtime can grow shared memory');
+      const lane = new Lane(box);
+      const long = text(5000);
+      assert.ok(lane.stage([long, 'short', 1]));
+      assert.equal(memory.byteLength, bytes + 5000 * 2);
+      lane.publish(1, 1);
+      assert.deepEqual(lane.readArgs(1), [long, 'short', 1]);
+      const reply = text(WIDE_TEXT);
+      assert.ok(lane.writeReply(1, reply));
+      assert.equal(memory.byteLength, bytes + WIDE_BYTES);
+      assert.equal(lane.readReply(), reply);
+      // Past the wide areas: the lane cannot carry it (the call goes by the port).
+      assert.equal(lane.stage([text(WIDE_TEXT + 1)]), false);
+      assert.equal(lane.writeReply(2, text(WIDE_TEXT + 1)), false);
+    });
+  }
+
+  it('leaves long text to the port where shared memory cannot grow', () => {
+    const lane = new Lane(new Int32Array(new SharedArrayBuffer(BOX_BYTES)));
+    assert.equal(lane.stage([text(LANE_TEXT + 1)]), false);
+    assert.equal(lane.writeReply(1, text(LANE_TEXT + 1)), false);
+    assert.ok(lane.stage([text(LANE_TEXT)]));
   });
 });

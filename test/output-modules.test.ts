@@ -220,6 +220,8 @@ describe('modules that fail to load in the reactor', () => {
         assert.match(String(result['message']), /cannot load TypeScript in worker threads/);
         assert.match(String(result['message']), /compile it/);
         assert.match(String(result['message']), /Node 22\.6\+/);
+        // Node 20 applies no --import loader in worker threads: tsx is no way out there.
+        assert.doesNotMatch(String(result['message']), /preload/);
         assert.equal(result['causeCode'], 'ERR_UNKNOWN_FILE_EXTENSION');
       } finally {
         rmSync(dirname(file), { recursive: true, force: true });

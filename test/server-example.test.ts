@@ -23,7 +23,7 @@ describe('examples/server-with-pool', () => {
     { skip: 'Deno' in globalThis && 'piscina’s worker is CommonJS without a "type" field, which Deno does not load' },
     async () => {
       const file = fileURLToPath(new URL('../examples/server-with-pool.js', import.meta.url));
-      const server = spawn(process.execPath, [file, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const server = spawn(process.execPath, [file, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
       const failsafe = setTimeout(() => server.kill('SIGKILL'), 30_000);
       let stderr = '';
       server.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));

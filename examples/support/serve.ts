@@ -4,10 +4,15 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * Serves `server` on 127.0.0.1:`port` (0: any free port) until Ctrl-C or SIGTERM, then
- * closes it, so the process ends by itself. `ready` gets the server's URL; a port that
- * cannot be used is explained on stderr, and the process exits with 1.
+ * closes it, so the process ends by itself. `ready` gets the server's URL. A `port` that is
+ * not a port number is explained on stderr and the process exits with 2; one that cannot
+ * be used (taken, say), likewise with 1.
  */
 export function serve(server: Server, port: string, ready: (url: string) => void): void {
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
+    console.error(`--port must be a port number from 0 to 65535 (0: any free port), got ${JSON.stringify(port)}.`);
+    process.exit(2);
+  }
   server.on('error', (error) => {
     console.error(`Cannot serve on 127.0.0.1:${port}: ${error.message}. Choose another port with --port <number>.`);
     process.exitCode = 1;

@@ -11,6 +11,7 @@ import { thread } from '../common/thread.js';
 /**
  * One call running in the reactor. Its `AbortController` is made only when the code
  * asks for `abortSignal()`, since most calls never do.
+ * @internal
  */
 export class CallContext {
   #controller: AbortController | undefined;
@@ -43,6 +44,20 @@ const calls = thread.calls as AsyncLocalStorage<CallContext>;
 const never = new AbortController().signal;
 
 /**
+ * The platform's `AbortSignal` (from `@types/node` or the DOM library, whichever the
+ * program has), or the part of it crochet's users need when it has neither.
+ */
+type CallSignal = typeof globalThis extends { AbortSignal: { prototype: infer Signal } }
+  ? Signal
+  : {
+      readonly aborted: boolean;
+      readonly reason: unknown;
+      throwIfAborted(): void;
+      addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+      removeEventListener(type: 'abort', listener: () => void): void;
+    };
+
+/**
  * The abort signal of the call this code runs for. It is aborted when the caller
  * cancels the result (`cancel()`, reason: a `CancelledError`) or when a `waitFor` call
  * times out (reason: a `TimeoutError`), so the work can stop. Pass it on to what you
@@ -59,16 +74,16 @@ const never = new AbortController().signal;
  * });
  * ```
  */
-export function abortSignal(): AbortSignal {
+export function abortSignal(): CallSignal {
   return calls.getStore()?.signal ?? never;
 }
 
-/** Whether this code runs for a call of a wrapped function (in the reactor). */
+/** Whether this code runs for a call of a wrapped function (in the reactor). @internal */
 export function inCall(): boolean {
   return calls.getStore() !== undefined;
 }
 
-/** Runs `fn(...args)` as the call `context` (whose signal `abortSignal()` returns). */
+/** Runs `fn(...args)` as the call `context` (whose signal `abortSignal()` returns). @internal */
 export function runAsCall(
   context: CallContext,
   fn: (...args: unknown[]) => unknown,
@@ -91,7 +106,17 @@ const transfers = thread.transfers;
  * checksum(transfer(bytes, [bytes.buffer]));
  * ```
  */
-export function transfer<T>(value: T, list: readonly Transferable[]): T {
+export function transfer<T>(
+  value: T,
+  // What can move: ArrayBuffers, and (between the reactor and the thread that called setup())
+  // MessagePorts and web streams, spelt out so that crochet's types need no @types/node.
+  list: readonly (
+    | ArrayBuffer
+    | { postMessage(message: never): void; close(): void }
+    | { readonly locked: boolean }
+    | { readonly readable: object; readonly writable: object }
+  )[],
+): T {
   if (typeof value !== 'object' || value === null) {
     throw new TypeError(
       `Expected \`value\` of transfer() to be an object (the value that crosses threads), got ${describe(value)}`,
@@ -102,16 +127,17 @@ export function transfer<T>(value: T, list: readonly Transferable[]): T {
       `Expected \`list\` of transfer() to be an array of transferable objects, got ${describe(list)}`,
     );
   }
-  transfers.set(value, [...(list as Transferable[])]);
+  // Checked item by item when the value is sent (checkTransferList).
+  transfers.set(value, [...(list as readonly unknown[] as readonly Transferable[])]);
   return value;
 }
 
-/** Whether `value` was marked with `transfer()` (and not sent since). */
+/** Whether `value` was marked with `transfer()` (and not sent since). @internal */
 export function isMarked(value: object): boolean {
   return transfers.has(value);
 }
 
-/** Takes the transfer list marked on `value`, if any. */
+/** Takes the transfer list marked on `value`, if any. @internal */
 export function takeTransfer(value: unknown, into: Transferable[]): void {
   if (typeof value !== 'object' || value === null) return;
   const list = transfers.get(value);
@@ -135,6 +161,7 @@ function isStream(value: object): boolean {
  * value goes over a port (between the reactor and the thread that started it), which can
  * also move `MessagePort`s and streams; other threads reach the reactor over a channel
  * that moves only `ArrayBuffer`s. Throws a `TypeError` saying what is wrong.
+ * @internal
  */
 export function checkTransferList(list: readonly unknown[], ports: boolean): void {
   for (let i = 0; i < list.length; i++) {

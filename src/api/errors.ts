@@ -106,7 +106,7 @@ Object.defineProperty(CancelledError.prototype, 'name', {
   configurable: true,
 });
 
-/** Names of crochet's own classes, which always cross threads as themselves. */
+/** Names of crochet's own classes, which always cross threads as themselves. @internal */
 export const crochetErrorClasses = {
   CrochetError,
   TimeoutError,
@@ -121,6 +121,7 @@ export const crochetErrorClasses = {
  * leading frames (those of this module's directory) are left out, so that it starts at the
  * user's code all the same. If nothing but crochet's frames would remain, they stay: some
  * stack is better than none.
+ * @internal
  */
 export function stackFrom(error: Error, fn: (...args: never[]) => unknown): void {
   /** The frame lines of `stack`, if it is `head` followed by them (the usual format). */

@@ -67,6 +67,7 @@ export class EventualResult<T> {
    * How `console.log` and `util.inspect` show a result: `EventualResult { <pending> }`,
    * `EventualResult { 3 }`, or `EventualResult { <failed> Error: ... }`, as far as this
    * thread knows now. Looking does not count as retrieving a failure.
+   * @internal (left out of the declarations, which would need `@types/node` for it)
    */
   [inspect.custom](depth: number, options: InspectOptionsStylized): string {
     if (this.#state === PENDING) return `EventualResult { ${options.stylize('<pending>', 'special')} }`;
@@ -193,24 +194,24 @@ export class EventualResult<T> {
   }
 }
 
-/** Creates a pending result; its source is given with {@link feed}. */
+/** Creates a pending result; its source is given with {@link feed}. @internal */
 export function pendingResult<T>(): EventualResult<T> {
   return new EventualResult<T>(constructing as never);
 }
 
-/** Gives a pending result its call (what `cancel()` reaches and `wait()` blocks on). */
+/** Gives a pending result its call (what `cancel()` reaches and `wait()` blocks on). @internal */
 export function feed(result: EventualResult<unknown>, call: PendingCall): void {
   setSource(result, call);
 }
 
-/** A receiver that settles `result`. */
+/** A receiver that settles `result`. @internal */
 export function settlerOf(result: EventualResult<unknown>): Settle {
   return (ok, value) => {
     settleResult(result, ok, value);
   };
 }
 
-/** Creates a result that has its outcome already. */
+/** Creates a result that has its outcome already. @internal */
 export function settledResult<T>(ok: boolean, value: unknown): EventualResult<T> {
   const result = pendingResult<T>();
   settleResult(result, ok, value);
@@ -222,6 +223,16 @@ export function settledResult<T>(ok: boolean, value: unknown): EventualResult<T>
  * the process, and forgets it: a second retrieve of the same id throws. Stash it again
  * to keep it. In the thread that stashed it, this is the very same handle.
  *
+ * `T` is not checked: an id is only a string, so `retrieveResult<Rate>(id)` is a cast,
+ * as unchecked as `as Rate`, and nothing at run time tells you if the stashed result
+ * holds something else. Leave it `unknown` (the default) and narrow the value `wait()`
+ * returns, or keep the id beside the type it stands for.
+ *
+ * @example
+ * ```ts
+ * const value = retrieveResult(id).wait(1000); // unknown
+ * if (typeof value === 'number') use(value);
+ * ```
  * @throws {CrochetError} `ERR_CROCHET_UNKNOWN_RESULT` if no result is stashed under `id`
  *   (never stashed, or already retrieved).
  * @throws {TimeoutError} if the reactor did not answer within 10 s (its thread is busy

@@ -18,7 +18,6 @@ import {
   type Worker,
   getEnvironmentData,
   setEnvironmentData,
-  type ResourceLimits,
 } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Connection, setSpin, type Transport } from '../caller/connection.js';
@@ -35,6 +34,7 @@ import { CrochetError } from './errors.js';
 import { checkFunction, checkOptions, checkTimeout, describe } from './options.js';
 import { inCall } from './context.js';
 import { BOX_BYTES, CTL_ACK, CTL_BYTES, CTL_STATE, CTL_WORK, State } from '../wire/layout.js';
+import { allocateBox } from '../wire/lane.js';
 import {
   ENVIRONMENT_KEY,
   type ReactorData,
@@ -88,7 +88,16 @@ export interface SetupOptions {
    * `ERR_WORKER_OUT_OF_MEMORY`. Each limit is a number above 0, in megabytes.
    * @default undefined (Node's defaults)
    */
-  readonly resourceLimits?: ResourceLimits;
+  readonly resourceLimits?: {
+    /** The most the main heap may grow to, in megabytes. */
+    readonly maxOldGenerationSizeMb?: number;
+    /** The most the heap for recently created objects may grow to, in megabytes. */
+    readonly maxYoungGenerationSizeMb?: number;
+    /** The size of the range reserved for generated code, in megabytes. */
+    readonly codeRangeSizeMb?: number;
+    /** The thread's stack size, in megabytes (Node's default is 4). */
+    readonly stackSizeMb?: number;
+  };
   /**
    * How long the reactor may take to start, and to import a module the first time a call
    * needs it, in ms. A call's own `timeout` does not count that time: it starts when the
@@ -103,7 +112,7 @@ export interface SetupOptions {
 const RESOURCE_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
 
 /** Checks the `resourceLimits` option: an object of positive numbers of megabytes. */
-function checkResourceLimits(value: unknown): ResourceLimits {
+function checkResourceLimits(value: unknown): NonNullable<SetupOptions['resourceLimits']> {
   const limits = checkOptions(value, 'options.resourceLimits', RESOURCE_LIMITS, true);
   for (const [key, limit] of Object.entries(limits)) {
     if (typeof limit !== 'number' || !(limit > 0) || !Number.isFinite(limit)) {
@@ -320,6 +329,7 @@ export function noSetup(): void {
  * thread); without one, the connection's own methods fail with `ReactorStoppedError`.
  *
  * @throws {CrochetError} `ERR_CROCHET_NOT_SET_UP` if there is no reactor.
+ * @internal
  */
 export function requireConnection(callee: string, isWrapper = false): Connection {
   const current = connection;
@@ -355,6 +365,7 @@ let reached: { readonly through: Engine | Connection; readonly access: ReactorAc
  * connection otherwise (found on first use). Decided here, once, for every handle.
  *
  * @throws {CrochetError} `ERR_CROCHET_NOT_SET_UP` if there is no reactor.
+ * @internal
  */
 export function access(callee: string, isWrapper = false): ReactorAccess {
   const through = currentEngine() ?? requireConnection(callee, isWrapper);
@@ -496,12 +507,12 @@ function start(
   logger: Logger | undefined,
   spin: number,
   hot: number,
-  resourceLimits: ResourceLimits | undefined,
+  resourceLimits: SetupOptions['resourceLimits'],
   startup: number,
 ): Connection {
   becomeSink(logger);
   const control = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
-  const box = new Int32Array(new SharedArrayBuffer(BOX_BYTES));
+  const box = allocateBox(BOX_BYTES);
   const { port1, port2 } = new MessageChannel();
   // Bundled into an application, crochet starts the reactor from the application's bundle.
   const reactorEntry = bundled ? new URL(home) : new URL('./reactor-main.js', home);

@@ -11,6 +11,7 @@ import { Connection, NO_REPLY } from '../caller/connection.js';
 import { checkFunction, checkOptions, checkTimeout } from './options.js';
 import { callerSite, registerWrapper, type WrapperId } from './registry.js';
 import { isReactorThread } from '../common/thread.js';
+import type { Crossing } from './crossing.js';
 
 /** Options of {@link waitFor}. */
 export interface WaitForOptions {
@@ -21,13 +22,21 @@ export interface WaitForOptions {
   readonly timeout: number;
 }
 
-/** What {@link waitFor} makes of `fn`: a blocking function with the same parameters. */
+/**
+ * What {@link waitFor} makes of `fn`: a blocking function with the same parameters,
+ * returning what `fn` returns or resolves to. Editors show it spelt out, as
+ * `((url: string) => string) & { readonly wrapped: (url: string) => Promise<string> }`.
+ */
 export type BlockingFunction<A extends unknown[], R> = ((...args: A) => Awaited<R>) & {
   /** The original function, for calling it directly (e.g. in unit tests of reactor code). */
   readonly wrapped: (...args: A) => R;
 };
 
-/** What {@link runInReactor} makes of `fn`: a function returning an `EventualResult`. */
+/**
+ * What {@link runInReactor} makes of `fn`: a function with the same parameters returning
+ * an `EventualResult` of what `fn` returns or resolves to. Editors show it spelt out, as
+ * `((url: string) => EventualResult<string>) & { readonly wrapped: ... }`.
+ */
 export type ReactorFunction<A extends unknown[], R> = ((...args: A) => EventualResult<Awaited<R>>) & {
   /** The original function, for calling it directly (e.g. in unit tests of reactor code). */
   readonly wrapped: (...args: A) => R;
@@ -64,15 +73,25 @@ export type ReactorFunction<A extends unknown[], R> = ((...args: A) => EventualR
  *   `ERR_CROCHET_DATA_CLONE` for arguments or a result that cannot cross threads,
  *   `ERR_CROCHET_UNKNOWN_FUNCTION` if the reactor cannot find `fn`.
  */
-export function waitFor(
-  options: WaitForOptions,
-): <A extends unknown[], R>(fn: (...args: A) => R) => BlockingFunction<A, R> {
+export function waitFor(options: WaitForOptions): <A extends unknown[], R>(
+  fn: ((...args: A) => R) & Crossing<A, R>,
+) => ((...args: A) => Awaited<R>) & {
+  /** The original function, for calling it directly (e.g. in unit tests of reactor code). */
+  readonly wrapped: (...args: A) => R;
+} {
   const checked = checkOptions(options, 'options', ['timeout'], true);
   if (!('timeout' in checked)) {
     throw new TypeError('Expected `options.timeout` to be a number of milliseconds >= 0 or Infinity, got nothing');
   }
   const timeout = checkTimeout(checked['timeout'], 'options.timeout');
-  return function wrap<A extends unknown[], R>(fn: (...args: A) => R): BlockingFunction<A, R> {
+  // The result type is spelt out rather than named BlockingFunction, so that editors show
+  // the parameters and the result rather than an alias of them.
+  return function wrap<A extends unknown[], R>(
+    fn: ((...args: A) => R) & Crossing<A, R>,
+  ): ((...args: A) => Awaited<R>) & {
+    /** The original function, for calling it directly (e.g. in unit tests of reactor code). */
+    readonly wrapped: (...args: A) => R;
+  } {
     checkFunction(fn, 'fn');
     const site = callerSite(wrap);
     const id = registerWrapper(site.module, fn, site.line, site.column);
@@ -103,7 +122,12 @@ export function waitFor(
  * `setup()` and `ReactorStoppedError` once the reactor has stopped; arguments that
  * cannot cross threads give a result failed with `ERR_CROCHET_DATA_CLONE`.
  */
-export function runInReactor<A extends unknown[], R>(fn: (...args: A) => R): ReactorFunction<A, R> {
+export function runInReactor<A extends unknown[], R>(
+  fn: ((...args: A) => R) & Crossing<A, R>,
+): ((...args: A) => EventualResult<Awaited<R>>) & {
+  /** The original function, for calling it directly (e.g. in unit tests of reactor code). */
+  readonly wrapped: (...args: A) => R;
+} {
   checkFunction(fn, 'fn');
   const site = callerSite(runInReactor);
   const id = registerWrapper(site.module, fn, site.line, site.column);

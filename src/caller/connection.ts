@@ -26,6 +26,7 @@ import { channels, trace } from '../common/diagnostics.js';
 import { readBoxCause, stopBox } from '../wire/control.js';
 import {
   CH_BEAT,
+  CH_CONTENDED,
   CH_BLOCKING,
   CH_COUNTER,
   CH_HOT,
@@ -41,6 +42,8 @@ import {
   ChannelState,
   CTL_STATE,
   CTL_WORK,
+  Hot,
+  REQUEST_ID,
   State,
 } from '../wire/layout.js';
 import {
@@ -392,8 +395,11 @@ export class Connection {
     const id = this.#nextId++;
     this.#laneOpen = id;
     lane.publish(id, fn);
-    // A reactor that is not polling must be woken; one that is sees the request id.
-    if (Atomics.load(this.#box, CH_HOT) === 0 && this.#post({ k: Kind.Poke, id })) {
+    // A reactor that is not polling must be woken: by a poke through its event loop, or
+    // where it is parked for this call; one that polls sees the request id.
+    const hot = Atomics.load(this.#box, CH_HOT);
+    if (hot === Hot.Parked) Atomics.notify(this.#box, REQUEST_ID, 1);
+    else if (hot === Hot.Cold && this.#post({ k: Kind.Poke, id })) {
       // The reactor had just closed the channel, unseen request and all: it goes again
       // over the new channel, by message.
       this.#laneOpen = 0;
@@ -486,7 +492,9 @@ export class Connection {
   }
 
   #block(isDone: () => boolean, timeout: number, quick: boolean, loadingId: number): boolean {
-    let spin = this.#spin.budget();
+    // When other processes leave this one no core to spare, the reactor needs the core a
+    // spin would hold: park at once (after the quick look, which takes a microsecond).
+    let spin = Atomics.load(this.#box, CH_CONTENDED) === 1 ? 0 : this.#spin.budget();
     // Most short calls are answered within a few microseconds: look for that first,
     // before even reading the clock (unless the caller just did). This costs so little
     // that it is done even while the longer spin rests.
@@ -858,6 +866,8 @@ export class Connection {
       this.#endpoint.post(message, transfer);
       // Counted after posting: a lane request written later says how many came before it.
       const number = Atomics.add(this.#box, CH_SENT, 1) + 1;
+      // A reactor parked for this thread's next lane call takes this message sooner if woken.
+      if (Atomics.load(this.#box, CH_HOT) === Hot.Parked) Atomics.notify(this.#box, REQUEST_ID, 1);
       if (message.k === Kind.Call || message.k === Kind.Stash || message.k === Kind.Retrieve) {
         this.#track(message.id, number);
       }

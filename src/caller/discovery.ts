@@ -12,6 +12,7 @@ import { stopBox } from '../wire/control.js';
 import { callerRingEndpoint } from '../wire/endpoint.js';
 import { DIRECTORY, Hello, type OpenMessage } from '../wire/handshake.js';
 import { Answer, ANS_STATE, CH_BEAT, CH_STATE, ChannelState, RING_BOX_BYTES } from '../wire/layout.js';
+import { allocateBox } from '../wire/lane.js';
 import { Connection, type Transport } from './connection.js';
 
 /** How long a thread waits for the reactor to open its channel before it asks again. */
@@ -60,9 +61,9 @@ export function discover(limit: number, attempt = 1): Found {
     const names = hello.names();
     if (names === undefined || hello.state === Answer.Refused) return { kind: 'none' };
     if (hello.reactorThread === threadId) return { kind: 'self' };
-    const box = new Int32Array(new SharedArrayBuffer(RING_BOX_BYTES));
+    const box = allocateBox(RING_BOX_BYTES);
     const endpoint = callerRingEndpoint(box, names);
-    const open: OpenMessage = { k: 'open', box: box.buffer };
+    const open: OpenMessage = { k: 'open', box: box.buffer as SharedArrayBuffer };
     endpoint.post(open);
     // The reactor opens the channel when its loop gets to it: it may be busy for a while.
     // Its supervisor, whose loop is never blocked, takes the box at once, and from then on

@@ -35,7 +35,7 @@ let emitter: ((level: Level, fd: 1 | 2, text: string | Uint8Array) => void) | un
 let forwarder: ((text: string) => void) | undefined;
 let isSink = false;
 
-/** Checks a `logger` option. */
+/** Checks a `logger` option. @internal */
 export function checkLogger(value: unknown): Logger {
   const missing = LEVELS.filter((level) => typeof (value as Record<string, unknown> | null)?.[level] !== 'function');
   if (typeof value !== 'object' || value === null || missing.length > 0) {
@@ -46,16 +46,18 @@ export function checkLogger(value: unknown): Logger {
   return value as Logger;
 }
 
-/** Makes this thread the sink of the reactor's output. */
+/** Makes this thread the sink of the reactor's output. @internal */
 export function becomeSink(chosen: Logger | undefined): void {
   isSink = true;
   logger = chosen;
 }
 
+/** @internal */
 export function setEmitter(emit: typeof emitter): void {
   emitter = emit;
 }
 
+/** @internal */
 export function setForwarder(forward: typeof forwarder): void {
   forwarder = forward;
 }
@@ -63,6 +65,7 @@ export function setForwarder(forward: typeof forwarder): void {
 /**
  * Delivers a record in this (the sink) thread: to the logger, or to stdout/stderr as
  * written. A logger that throws breaks nothing.
+ * @internal
  */
 export function deliver(level: Level, fd: 1 | 2, chunk: string | Uint8Array): void {
   if (logger === undefined) {
@@ -78,7 +81,7 @@ export function deliver(level: Level, fd: 1 | 2, chunk: string | Uint8Array): vo
   }
 }
 
-/** Output this thread's stdout and stderr hold, not yet written out (0 with a logger). */
+/** Output this thread's stdout and stderr hold, not yet written out (0 with a logger). @internal */
 export function outputBacklog(): number {
   if (logger !== undefined) return 0;
   return (process.stdout.writableLength || 0) + (process.stderr.writableLength || 0);
@@ -87,7 +90,7 @@ export function outputBacklog(): number {
 /** The box told of the backlog when stdout or stderr drains (the sink's), once listening. */
 let backlogBox: Int32Array | undefined;
 
-/** Keeps `box`'s backlog up to date as stdout and stderr drain (see Engine.emit()). */
+/** Keeps `box`'s backlog up to date as stdout and stderr drain (see Engine.emit()). @internal */
 export function watchBacklog(box: Int32Array): void {
   if (backlogBox === box) return;
   const first = backlogBox === undefined;
@@ -113,6 +116,7 @@ function resourceOf(stream: NodeJS.WriteStream): string | undefined {
  * Whether nothing keeps this process alive but stdout and stderr writing out what they
  * hold (their pending writes, and their handles while they have some): the application
  * has nothing left to do. False where Node cannot tell.
+ * @internal
  */
 export function onlyOutputAlive(): boolean {
   const info = (process as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo;
@@ -129,7 +133,7 @@ export function onlyOutputAlive(): boolean {
   return true;
 }
 
-/** Reports an error of crochet's own (an unhandled failure, a failing hook), at error level. */
+/** Reports an error of crochet's own (an unhandled failure, a failing hook), at error level. @internal */
 export function reportError(what: string, error?: unknown): void {
   const text = `crochet: ${what}${error === undefined ? '' : `:\n${inspect(error)}`}\n`;
   if (emitter !== undefined) emitter('error', 2, text);
@@ -138,7 +142,7 @@ export function reportError(what: string, error?: unknown): void {
   else writeStderr(text);
 }
 
-/** Writes to the process's stderr at once, bypassing streams (for when nothing else works). */
+/** Writes to the process's stderr at once, bypassing streams (for when nothing else works). @internal */
 export function writeStderr(text: string | Uint8Array): void {
   try {
     if (typeof text === 'string') writeSync(2, text);

@@ -13,10 +13,10 @@ import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { Transferable } from 'node:worker_threads';
 import type { Engine } from '../reactor/engine.js';
 
-/** `caller`: blocks on a reactor elsewhere; `reactor`: runs the reactor's loop. */
+/** `caller`: blocks on a reactor elsewhere; `reactor`: runs the reactor's loop. @internal */
 export type Role = 'caller' | 'reactor';
 
-/** The state all copies of crochet in this thread share. */
+/** The state all copies of crochet in this thread share. @internal */
 export interface ThreadState {
   role: Role;
   engine: Engine | undefined;
@@ -47,22 +47,25 @@ function shared(): ThreadState {
   return holder[KEY];
 }
 
-/** This thread's shared state. */
+/** This thread's shared state. @internal */
 export const thread: ThreadState = shared();
 
+/** @internal */
 export function currentRole(): Role {
   return thread.role;
 }
 
+/** @internal */
 export function becomeReactor(): void {
   thread.role = 'reactor';
 }
 
-/** The engine of this thread, when it is the reactor. */
+/** The engine of this thread, when it is the reactor. @internal */
 export function currentEngine(): Engine | undefined {
   return thread.engine;
 }
 
+/** @internal */
 export function setEngine(value: Engine): void {
   thread.engine = value;
 }

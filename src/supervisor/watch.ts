@@ -7,13 +7,27 @@
  * a while know that the reactor's threads are gone without a word (the thread that started
  * them was terminated).
  */
+import { debuglog } from 'node:util';
 import { parentPort } from 'node:worker_threads';
 import { encodeThrown } from '../wire/codec.js';
 import { markStopped } from '../wire/control.js';
-import { Answer, ANS_STATE, CH_BEAT, CH_COUNTER, CTL_ACK, CTL_STATE, State } from '../wire/layout.js';
+import {
+  Answer,
+  ANS_STATE,
+  CH_BEAT,
+  CH_CONTENDED,
+  CH_COUNTER,
+  CTL_ACK,
+  CTL_CONTENDED,
+  CTL_STATE,
+  State,
+} from '../wire/layout.js';
 import type { Forget, OpenChannel, SupervisorData } from '../wire/messages.js';
 import { Directory } from './directory.js';
+import { LoadWatch } from './load.js';
 import type { Early, ReactorLink } from './link.js';
+
+const trace = debuglog('crochet');
 
 /** How often the supervisor beats, in ms. */
 export const BEAT_MS = 100;
@@ -155,11 +169,37 @@ export function watch(
     },
     onOpen(names, box, answer) {
       boxes.set(box.buffer as SharedArrayBuffer, box);
+      Atomics.store(box, CH_CONTENDED, Atomics.load(control, CTL_CONTENDED));
       const open: OpenChannel = { k: 'open', toReactor: names.toReactor, toCaller: names.toCaller, box, answer };
       reactor?.post(open);
     },
   });
+  const load = contention();
+  Atomics.store(control, CTL_CONTENDED, load() ? 1 : 0);
+  for (const box of boxes.values()) Atomics.store(box, CH_CONTENDED, Atomics.load(control, CTL_CONTENDED));
   running.beat = setInterval(() => {
-    for (const box of boxes.values()) Atomics.add(box, CH_BEAT, 1);
+    const contended = load() ? 1 : 0;
+    if (Atomics.exchange(control, CTL_CONTENDED, contended) !== contended) {
+      trace(
+        contended === 1
+          ? 'other processes leave this one less than two cores: park, do not spin'
+          : 'cores free again: spin',
+      );
+    }
+    for (const box of boxes.values()) {
+      Atomics.store(box, CH_CONTENDED, contended);
+      Atomics.add(box, CH_BEAT, 1);
+    }
   }, BEAT_MS);
+}
+
+/**
+ * Whether the machine is contended now (see load.ts). `CROCHET_CONTENDED=1` (or `0`)
+ * decides it instead, for tests of either way of waiting.
+ */
+function contention(): () => boolean {
+  const forced = process.env['CROCHET_CONTENDED'];
+  if (forced === '1' || forced === '0') return () => forced === '1';
+  const watch = new LoadWatch();
+  return () => watch.sample();
 }

@@ -13,10 +13,10 @@ import { CrochetError, crochetErrorClasses } from '../api/errors.js';
 import { describe } from '../api/options.js';
 import { thread } from '../common/thread.js';
 
-/** A thrown value on the wire: an error taken apart, or any other value as is. */
+/** A thrown value on the wire: an error taken apart, or any other value as is. @internal */
 export type WireValue = { readonly v: unknown } | { readonly err: WireError };
 
-/** An error taken apart. */
+/** An error taken apart. @internal */
 export interface WireError {
   /** The nearest built-in constructor: `Error`, `TypeError`, … */
   readonly builtin: string;
@@ -132,6 +132,7 @@ function builtinOf(value: Error): { builtin: string; registered: string | undefi
  *
  * Reading the error runs its getters; one that throws gives its field as text. Values
  * nested too deeply for this thread's stack make it throw a `RangeError`.
+ * @internal
  */
 export function encodeThrown(value: unknown, safe = false, seen = new Map<object, WireValue>()): WireValue {
   // In safe mode only values inside an error are replaced: a thrown value that cannot
@@ -229,6 +230,7 @@ function cloneable(value: unknown): unknown {
  * Rebuilds a thrown value sent with {@link encodeThrown}. Errors are made with their
  * built-in constructor (so they are native errors, of the right class), with the
  * registered class's prototype if there is one; its constructor is not run.
+ * @internal
  */
 export function decodeThrown(wire: WireValue, seen = new Map<object, unknown>()): unknown {
   if ('v' in wire) return wire.v;
@@ -276,7 +278,7 @@ function define(target: object, key: string, value: unknown, enumerable: boolean
   Object.defineProperty(target, key, { value, enumerable, writable: true, configurable: true });
 }
 
-/** Whether `error` is the stack overflow of a structured clone of a value nested too deeply. */
+/** Whether `error` is the stack overflow of a structured clone of a value nested too deeply. @internal */
 export function isTooDeep(error: unknown): boolean {
   return (
     error instanceof RangeError && /call stack|stack size|too much recursion/i.test(safeString(() => error.message))
@@ -286,6 +288,7 @@ export function isTooDeep(error: unknown): boolean {
 /**
  * A data-clone failure as crochet reports it: `what` (an argument, the result, the error
  * thrown) could not cross, because of `cause` (the clone error, kept as `cause`).
+ * @internal
  */
 export function dataCloneError(what: string, cause: unknown): CrochetError {
   if (isTooDeep(cause)) {
@@ -307,6 +310,7 @@ export function dataCloneError(what: string, cause: unknown): CrochetError {
  * Takes a failure apart so that it surely crosses threads: fields that cannot be cloned
  * are sent as text, and a thrown value that cannot be cloned (or taken apart) becomes a
  * data-clone error. Never throws.
+ * @internal
  */
 export function encodeFailure(error: unknown): WireValue {
   let failure: unknown;

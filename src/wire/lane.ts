@@ -40,8 +40,11 @@ import {
   REQUEST_ARGC,
   REQUEST_FN,
   REQUEST_ID,
+  RING_BOX_BYTES,
   TAKEN_ID,
   CH_SENT,
+  WIDE_BYTES,
+  WIDE_TEXT,
 } from './layout.js';
 
 // The channel's shared buffer, in regions 128 bytes apart, so that what the caller writes
@@ -74,6 +77,42 @@ const NUMBER = 4;
 const STRING = 5;
 /** Plain data (objects and arrays), as JSON text in the text area. */
 const DATA = 6;
+/** A string too long for the text area, in the wide area of its direction (see layout.ts). */
+const WIDE = 7;
+
+/** Growable shared memory, where the runtime has it (ES2024). */
+interface Growable {
+  readonly growable?: boolean;
+  readonly maxByteLength?: number;
+  grow?(length: number): void;
+}
+
+/**
+ * A channel's box: `bytes` long, and growable by the two wide areas where the runtime
+ * can grow shared memory (elsewhere, or if growing is refused, a plain box).
+ */
+export function allocateBox(bytes: number): Int32Array {
+  try {
+    const options = { maxByteLength: bytes + WIDE_BYTES };
+    const Shared = SharedArrayBuffer as unknown as new (length: number, options: object) => SharedArrayBuffer;
+    const memory = new Shared(bytes, options);
+    if (memory.byteLength === bytes) return new Int32Array(memory);
+  } catch {
+    // A plain box below.
+  }
+  return new Int32Array(new SharedArrayBuffer(bytes));
+}
+
+/**
+ * Where the wide areas of a box begin (its size without them), or 0 if it has none: a
+ * growable box of one of the two sizes, with room to grow by both areas.
+ */
+function wideBase(memory: ArrayBufferLike): number {
+  const { growable, maxByteLength } = memory as Growable;
+  if (growable !== true || typeof maxByteLength !== 'number') return 0;
+  const base = maxByteLength - WIDE_BYTES;
+  return base === BOX_BYTES || base === RING_BOX_BYTES ? base : 0;
+}
 
 /** JSON's own functions, as they were when crochet loaded (an application may patch JSON). */
 const toJson = JSON.stringify;
@@ -168,8 +207,12 @@ export class Lane {
   readonly #units: Uint16Array;
   readonly #bytes: Buffer;
 
+  /** Where the box's wide areas begin, or 0 if it has none. */
+  readonly #wide: number;
+
   constructor(sig: Int32Array) {
     this.sig = sig;
+    this.#wide = wideBase(sig.buffer);
     this.#numbers = new Float64Array(sig.buffer, ARG_NUMBERS, LANE_ARGS);
     this.#reply = new Float64Array(sig.buffer, REPLY_NUMBER, 1);
     this.#units = new Uint16Array(sig.buffer, LANE_STRINGS, LANE_TEXT * 2);
@@ -202,8 +245,17 @@ export class Lane {
     if (args.length > LANE_ARGS) return false;
     const sig = this.sig;
     let text = 0;
+    let wide = 0;
     for (let i = 0; i < args.length; i++) {
-      const kind = this.#write(i, text, LANE_TEXT - text, args[i]);
+      const value = args[i];
+      if (typeof value === 'string' && value.length > LANE_TEXT - text) {
+        // Too long for the text area: the wide area, where the box has one.
+        if (!this.#writeWide(0, wide, value)) return false;
+        sig[ARG_KINDS + i] = WIDE | (value.length << 8);
+        wide += value.length;
+        continue;
+      }
+      const kind = this.#write(i, text, LANE_TEXT - text, value);
       if (kind < 0) return false;
       sig[ARG_KINDS + i] = kind;
       text += kind >>> 8;
@@ -241,8 +293,14 @@ export class Lane {
     const argc = sig[REQUEST_ARGC] as number;
     const args: unknown[] = [];
     let text = 0;
+    let wide = 0;
     for (let i = 0; i < argc; i++) {
       const kind = sig[ARG_KINDS + i] as number;
+      if ((kind & 0xff) === WIDE) {
+        args.push(this.#readWide(0, wide, kind >>> 8));
+        wide += kind >>> 8;
+        continue;
+      }
       args.push(this.#read(i, text, kind));
       text += kind >>> 8;
     }
@@ -256,7 +314,13 @@ export class Lane {
    * carry it; returns whether it did.
    */
   writeReply(id: number, value: unknown): boolean {
-    const kind = this.#write(LANE_ARGS, LANE_TEXT, LANE_TEXT, value);
+    let kind: number;
+    if (typeof value === 'string' && value.length > LANE_TEXT) {
+      if (!this.#writeWide(1, 0, value)) return false;
+      kind = WIDE | (value.length << 8);
+    } else {
+      kind = this.#write(LANE_ARGS, LANE_TEXT, LANE_TEXT, value);
+    }
     if (kind < 0) return false;
     this.sig[REPLY_KIND] = kind;
     Atomics.store(this.sig, REPLY_ID, id);
@@ -270,7 +334,46 @@ export class Lane {
 
   /** Caller: reads the latest reply (call after `replyId()` showed a new id). */
   readReply(): unknown {
-    return this.#read(LANE_ARGS, LANE_TEXT, this.sig[REPLY_KIND] as number);
+    const kind = this.sig[REPLY_KIND] as number;
+    if ((kind & 0xff) === WIDE) return this.#readWide(1, 0, kind >>> 8);
+    return this.#read(LANE_ARGS, LANE_TEXT, kind);
+  }
+
+  /** The byte offset of unit `at` of wide area `side` (0: the arguments', 1: the reply's). */
+  #wideOffset(side: 0 | 1, at: number): number {
+    return this.#wide + side * WIDE_TEXT * 2 + at * 2;
+  }
+
+  /**
+   * Writes `text` at unit `at` of wide area `side`, growing the box as far as it needs;
+   * returns false if the box has no wide area, or the text does not fit it.
+   */
+  #writeWide(side: 0 | 1, at: number, text: string): boolean {
+    if (this.#wide === 0 || text.length > WIDE_TEXT - at) return false;
+    const start = this.#wideOffset(side, at);
+    const end = start + text.length * 2;
+    const memory = this.sig.buffer as ArrayBufferLike & Growable;
+    if (memory.byteLength < end) {
+      try {
+        memory.grow?.(end);
+      } catch {
+        // The other side grew it meanwhile (a box never shrinks), or the memory is refused.
+      }
+      if (memory.byteLength < end) return false;
+    }
+    Buffer.from(memory, start, text.length * 2).write(text, 'utf16le');
+    return true;
+  }
+
+  /** Reads `length` units of text at unit `at` of wide area `side`. */
+  #readWide(side: 0 | 1, at: number, length: number): string {
+    const start = this.#wideOffset(side, at);
+    const memory = this.sig.buffer;
+    // (Grown by the other side before it wrote the id that made this side read it.)
+    if (memory.byteLength < start + length * 2) {
+      throw new RangeError(`The lane's text (${length} units) lies past the end of its shared memory`);
+    }
+    return Buffer.from(memory, start, length * 2).toString('utf16le');
   }
 
   /**

@@ -12,13 +12,15 @@
  *   Int32 2  CTL_WORK         onShutdown hooks + stashed results (0: an exit need not wait)
  *   Int32 3  CTL_SHUT_DOWN    1 once stopped by a shutdown, not by dying
  *   Int32 4  CTL_ACK          bumped by the supervisor when it has passed a stop on to every channel
- *   bytes 16…                 the stop cause (v8-serialized), CTL_CAUSE_CAPACITY bytes
+ *   Int32 5  CTL_CONTENDED    1 while other processes leave this one fewer than two cores (see supervisor/load.ts)
+ *   bytes 32…                 the stop cause (v8-serialized), CTL_CAUSE_CAPACITY bytes
  *
  * channel box (one per calling thread, held only by that thread, the reactor and the supervisor)
  *   bytes    0-63   flags line: rarely written
  *     Int32 0  CH_STATE       Opening → Ready → Stopped, or Ready → Closing → Ready / Closed
  *     Int32 1  CH_SENT        messages the caller posted to the reactor (bumped after each)
- *     Int32 2  CH_HOT         1 while the reactor polls (the caller need not poke it)
+ *     Int32 2  CH_HOT         1 while the reactor polls (the caller need not poke it); 2 while it is
+ *                             parked on REQUEST_ID for this caller's next lane call (notify it there)
  *     Int32 3  CH_BEAT        bumped by the supervisor on every tick: the reactor's watcher lives
  *     Int32 4  CH_PARKED      1 while the caller is parked in Atomics.wait
  *     Int32 5  CH_POSTED      bumped after every message sent to the caller other than by the lane
@@ -31,6 +33,7 @@
  *     Int32 12 CH_LOADING     calls of this channel that wait for the reactor to import their module
  *     Int32 13 CH_LEASE       bumped by the caller now and then: a channel whose lease stops moving
  *                             and that has nothing under way is closed (its thread was terminated)
+ *     Int32 14 CH_CONTENDED   the supervisor's CTL_CONTENDED, copied at every beat
  *   bytes 64-127   output line (the box of the thread that called setup(), which writes out
  *                  what reactor code writes): written by both
  *     Int32 16 CH_OUTPUT      characters/bytes of output the reactor posted that this thread has not taken in
@@ -50,6 +53,9 @@
  *                  the reactor posts to a port, the call it is about, so that a caller that cannot
  *                  decode a reply knows which call failed
  *   then           the ring (RING_BYTES, only for channels without a port): messages to the caller
+ *   then           where shared memory can grow: the wide areas, WIDE_TEXT units each (the arguments'
+ *                  text, then the reply's, of lane calls whose text does not fit the lane text);
+ *                  the box grows into them as far as a call needs
  *
  * answer box (one per hello; public, carries nothing secret)
  *   Int32 0  ANS_STATE        0 waiting, 4 being written, 1 answered, 2 channel ready, 3 refused
@@ -87,8 +93,13 @@ export const CTL_WORK = 2;
 export const CTL_SHUT_DOWN = 3;
 /** Index of a counter the supervisor bumps once it has told every channel of a stop. */
 export const CTL_ACK = 4;
+/**
+ * Index of a flag the supervisor keeps: 1 while other processes leave this one fewer than
+ * two cores, so that spinning only holds up the thread it waits for (see supervisor/load.ts).
+ */
+export const CTL_CONTENDED = 5;
 /** Byte offset of the serialized stop cause. */
-export const CTL_CAUSE_OFFSET = 16;
+export const CTL_CAUSE_OFFSET = 32;
 /** Room for the stop cause; a larger cause is cut down to its message. */
 export const CTL_CAUSE_CAPACITY = 16 * 1024;
 /** Byte length of a control block. */
@@ -113,8 +124,17 @@ export const ChannelState = {
 } as const;
 /** Index of the count of messages the caller posted (bumped after each post). */
 export const CH_SENT = 1;
-/** Index of the flag the reactor sets while it polls (a caller need not poke it then). */
+/** Index of the flag the reactor sets while it polls (a caller need not poke it then): {@link Hot}. */
 export const CH_HOT = 2;
+/** Values of {@link CH_HOT}. */
+export const Hot = {
+  /** The reactor sleeps in its event loop: a lane request must be followed by a poke. */
+  Cold: 0,
+  /** The reactor polls: it sees a lane request by itself. */
+  Polling: 1,
+  /** The reactor is parked on this box's REQUEST_ID: `Atomics.notify` it there. */
+  Parked: 2,
+} as const;
 /** Index of the supervisor's heartbeat counter. */
 export const CH_BEAT = 3;
 /** Index of the flag a caller sets while it is parked in `Atomics.wait`. */
@@ -137,6 +157,8 @@ export const CH_CAUSE_LENGTH = 11;
 export const CH_LOADING = 12;
 /** Index of the caller's lease: bumped while the calling thread lives and uses the channel. */
 export const CH_LEASE = 13;
+/** Index of the supervisor's contention flag ({@link CTL_CONTENDED}), copied into every box at each beat. */
+export const CH_CONTENDED = 14;
 
 // ---- channel box: the output line ----------------------------------------------------
 
@@ -202,6 +224,18 @@ export const RING_BYTES = 32 * 1024;
 export const BOX_BYTES = RING_OFFSET;
 /** Byte length of a box with a ring. */
 export const RING_BOX_BYTES = RING_OFFSET + RING_BYTES;
+
+// ---- channel box: the wide areas -----------------------------------------------------
+
+/**
+ * The most UTF-16 units of text the wide areas carry each way. Where the runtime has
+ * growable shared memory, a box can grow past its end (BOX_BYTES or RING_BOX_BYTES) by two
+ * areas of this size: the arguments' text of a lane request too long for the lane's own
+ * text area, then the reply's. A box grows only as far as the longest text needs.
+ */
+export const WIDE_TEXT = 256 * 1024;
+/** Byte length of the two wide areas together: what a box may grow by. */
+export const WIDE_BYTES = WIDE_TEXT * 4;
 
 // ---- answer box ----------------------------------------------------------------------
 

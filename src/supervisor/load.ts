@@ -1,0 +1,156 @@
+/**
+ * Whether the machine leaves this process's threads a core each: the supervisor's view of
+ * the load, which tells callers and the reactor whether spinning can pay.
+ *
+ * A caller that spins for its reply, or a reactor that polls for the next call, wins a few
+ * tens of microseconds only while the thread on the other side runs on another core. When
+ * other processes keep all but one core busy, the two share that one: the spinner holds
+ * the core that the other side needs to answer, and a call waits for the scheduler (a
+ * tail of hundreds of microseconds). Parking is then the fast way: a futex wake-up on the
+ * same core is a direct hand-over.
+ *
+ * Every beat the supervisor compares the CPU time the whole machine used since the last
+ * beat with what this process used: the difference is what other processes take. When it
+ * leaves fewer than {@link BUSY_BELOW} cores, the machine is contended; it stops being so
+ * when more than {@link QUIET_ABOVE} are left (the gap keeps the answer from flickering).
+ * This process's own threads are left out on purpose: its own spinning must not talk it
+ * out of spinning. Where the machine's CPU time cannot be read (not Linux), the answer is
+ * always "not contended", which is how crochet behaved before it looked.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import os from 'node:os';
+
+/** Contended when other processes leave fewer cores than this to this process. */
+export const BUSY_BELOW = 1.25;
+/** No longer contended once other processes leave more cores than this. */
+export const QUIET_ABOVE = 1.5;
+
+/** One reading: CPU time of the machine (busy and all, in clock ticks) and of this process (µs). */
+export interface LoadSample {
+  readonly busyTicks: number;
+  readonly totalTicks: number;
+  readonly processMicros: number;
+  readonly wallMs: number;
+}
+
+/**
+ * Reads the first line of `/proc/stat` (`cpu  user nice system idle iowait irq softirq
+ * steal …`, in clock ticks): busy and total ticks. Undefined if the text is not that.
+ */
+export function parseProcStat(text: string): { busy: number; total: number } | undefined {
+  const line = /^cpu\s+([\d\s]+)/.exec(text)?.[1];
+  if (line === undefined) return undefined;
+  const fields = line.trim().split(/\s+/).map(Number);
+  if (fields.length < 4 || fields.some((n) => !Number.isFinite(n))) return undefined;
+  // user nice system idle iowait irq softirq steal (guest time is counted in user already).
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  const total = fields.slice(0, 8).reduce((sum, n) => sum + n, 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * How many cores other processes left to this one between two readings (0 to `cores`),
+ * or undefined when the readings tell nothing (too close together, or a clock moved back).
+ */
+export function coresLeft(before: LoadSample, after: LoadSample, cores: number): number | undefined {
+  const ticks = after.totalTicks - before.totalTicks;
+  const wall = after.wallMs - before.wallMs;
+  if (!(ticks > 0) || !(wall > 0)) return undefined;
+  const busyCores = ((after.busyTicks - before.busyTicks) / ticks) * cores;
+  const ownCores = (after.processMicros - before.processMicros) / 1000 / wall;
+  const others = Math.max(0, busyCores - Math.max(0, ownCores));
+  return Math.max(0, Math.min(cores, cores - others));
+}
+
+/** Reads `/proc/stat`'s first line; undefined where there is none. */
+function readProcStat(buffer: Buffer): { busy: number; total: number } | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync('/proc/stat', 'r');
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    return parseProcStat(buffer.toString('latin1', 0, length));
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Where a {@link LoadWatch} takes its readings (tests give their own). */
+export interface LoadSources {
+  /** How many cores the machine has (what /proc/stat's first line sums over). */
+  readonly cores?: () => number;
+  /** The machine's busy and total clock ticks so far, or undefined where they cannot be read. */
+  readonly machine?: () => { busy: number; total: number } | undefined;
+  /** CPU time this process has used so far, in µs. */
+  readonly own?: () => number;
+  /** A clock in ms. */
+  readonly now?: () => number;
+}
+
+/** Watches the machine's load, one reading per {@link LoadWatch.sample} call. */
+export class LoadWatch {
+  readonly #sources: Required<LoadSources>;
+  #cores: number | undefined;
+  #last: LoadSample | undefined;
+  #contended = false;
+  #broken = false;
+
+  constructor(sources: LoadSources = {}) {
+    const buffer = Buffer.alloc(512);
+    this.#sources = {
+      cores: sources.cores ?? availableCores,
+      machine: sources.machine ?? (() => readProcStat(buffer)),
+      own: sources.own ?? processMicros,
+      now: sources.now ?? (() => performance.now()),
+    };
+  }
+
+  /** Whether the machine was contended at the last reading. */
+  get contended(): boolean {
+    return this.#contended;
+  }
+
+  /** Takes a reading; returns whether the machine is contended now. */
+  sample(): boolean {
+    if (this.#broken) return this.#contended;
+    const stat = this.#sources.machine();
+    if (stat === undefined) {
+      this.#broken = true;
+      return (this.#contended = false);
+    }
+    const now: LoadSample = {
+      busyTicks: stat.busy,
+      totalTicks: stat.total,
+      processMicros: this.#sources.own(),
+      wallMs: this.#sources.now(),
+    };
+    const last = this.#last;
+    this.#last = now;
+    if (last === undefined) return this.#contended;
+    // (Counted at the second reading: the first is taken at start-up, where every
+    // millisecond counts.)
+    this.#cores ??= this.#sources.cores();
+    // On one core, the other side never runs while this one spins.
+    if (this.#cores < 2) return (this.#contended = true);
+    const left = coresLeft(last, now, this.#cores);
+    if (left === undefined) return this.#contended;
+    if (left < BUSY_BELOW) this.#contended = true;
+    else if (left > QUIET_ABOVE) this.#contended = false;
+    return this.#contended;
+  }
+}
+
+function processMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/** The cores the machine has (what /proc/stat's first line sums over). */
+function availableCores(): number {
+  try {
+    return os.cpus().length || os.availableParallelism();
+  } catch {
+    return 1;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Waiting on a contended machine: when other processes leave this one less than two cores,
+ * callers park at once and the reactor parks for the next call instead of polling (see
+ * src/supervisor/load.ts). The supervisor's reading of the load is checked here with given
+ * readings; the calls themselves are checked by running the call suites with the
+ * contended way of waiting forced on (`CROCHET_CONTENDED=1`).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { BUSY_BELOW, coresLeft, LoadWatch, parseProcStat, QUIET_ABOVE } from '../src/supervisor/load.js';
+import { exitOf } from './helpers.js';
+
+const onNode = !('Bun' in globalThis) && !('Deno' in globalThis);
+
+describe("the supervisor's reading of the load", () => {
+  it("reads busy and total clock ticks from /proc/stat's first line", () => {
+    const text = 'cpu  100 5 50 800 20 3 2 1 0 0\ncpu0 50 2 25 400 10 1 1 0 0 0\nintr 12345\n';
+    // busy: user + nice + system + irq + softirq + steal; idle: idle + iowait.
+    assert.deepEqual(parseProcStat(text), { busy: 161, total: 981 });
+  });
+
+  it('reads nothing from text that is not /proc/stat', () => {
+    assert.equal(parseProcStat(''), undefined);
+    assert.equal(parseProcStat('cpu0 1 2 3 4\n'), undefined);
+    assert.equal(parseProcStat('cpu  1 2\n'), undefined);
+  });
+
+  it('counts what other processes used, leaving out what this process used itself', () => {
+    const before = { busyTicks: 0, totalTicks: 0, processMicros: 0, wallMs: 0 };
+    // 2 cores for 100 ms: 200 ticks of 0.5 ms. Busy 150 (1.5 cores), this process 1 core.
+    const after = { busyTicks: 150, totalTicks: 200, processMicros: 100_000, wallMs: 100 };
+    assert.equal(coresLeft(before, after, 2), 1.5);
+    // Nothing of it this process's own: 0.5 core left.
+    assert.equal(coresLeft(before, { ...after, processMicros: 0 }, 2), 0.5);
+  });
+
+  it('tells nothing from two readings with no time between them', () => {
+    const reading = { busyTicks: 10, totalTicks: 20, processMicros: 5, wallMs: 7 };
+    assert.equal(coresLeft(reading, reading, 2), undefined);
+  });
+
+  /** A watch over a 2-core machine whose other processes use `others[i]` cores in interval i. */
+  function watchOver(others: readonly number[]): boolean[] {
+    let i = -1;
+    let busy = 0;
+    let total = 0;
+    const watch = new LoadWatch({
+      cores: () => 2,
+      machine: () => {
+        if (i >= 0) {
+          busy += (others[i] ?? 0) * 100;
+          total += 200;
+        }
+        i++;
+        return { busy, total };
+      },
+      own: () => 0,
+      now: () => i * 100,
+    });
+    return [watch.sample(), ...others.map(() => watch.sample())];
+  }
+
+  it('finds the machine contended once other processes leave fewer cores than the threshold', () => {
+    const otherBusy = 2 - BUSY_BELOW + 0.1;
+    assert.deepEqual(watchOver([0, otherBusy, 1]), [false, false, true, true]);
+  });
+
+  it('stays contended until clearly more cores are free again (no flicker)', () => {
+    const between = 2 - (BUSY_BELOW + QUIET_ABOVE) / 2;
+    assert.deepEqual(watchOver([1, between, 0.1]), [false, true, true, false]);
+  });
+
+  it('never finds the machine contended where its CPU time cannot be read', () => {
+    const watch = new LoadWatch({ cores: () => 2, machine: () => undefined });
+    assert.equal(watch.sample(), false);
+    assert.equal(watch.sample(), false);
+  });
+
+  it('finds a machine of one core always contended', () => {
+    let ticks = 0;
+    const watch = new LoadWatch({ cores: () => 1, machine: () => ({ busy: 0, total: (ticks += 100) }) });
+    watch.sample();
+    assert.equal(watch.sample(), true);
+  });
+});
+
+describe('calls on a contended machine', () => {
+  it(
+    'keep every promise of the call suites when callers and the reactor park instead of spinning',
+    { skip: !onNode && 'runs the suites with node --test' },
+    async () => {
+      const suites = [
+        'lane',
+        'wait-for',
+        'concurrency',
+        'eventual-result',
+        'threads',
+        'api',
+        'failures',
+        'values-faults',
+        'soak',
+      ].map((name) => fileURLToPath(new URL(`./${name}.test.js`, import.meta.url)));
+      // (Without the variable through which a test runner talks to the one that started it.)
+      const env = { ...process.env };
+      delete env['NODE_TEST_CONTEXT'];
+      const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=2', ...suites], {
+        env: { ...env, CROCHET_CONTENDED: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const exit = await exitOf(child, 240_000);
+      const failed = exit.stdout.split('\n').filter((line) => /^\s*not ok /.test(line));
+      assert.deepEqual(failed, [], exit.stdout.slice(-4000));
+      assert.equal(exit.code, 0, exit.stderr.slice(-2000));
+      assert.match(exit.stdout, /^# pass [1-9]\d+$/m);
+    },
+  );
+});
