@@ -199,7 +199,7 @@ function blockingCall(
 /**
  * A blocking call of wrapper `id` over `connection` (the process's reactor, or an isolated
  * one): the lane when the arguments are small, else a message; `TimeoutError` after
- * `timeout` ms, its stack cut at `blocking`.
+ * `timeout` ms, its stack cut at `blocking`. @internal
  */
 export function callThrough(
   connection: Connection,

@@ -54,8 +54,16 @@ export interface SynckitOptions {
    * dropped, and later calls work. @default `SYNCKIT_TIMEOUT`, else no limit
    */
   timeout?: number;
-  /** Objects moved (not copied) to the worker's thread as it starts. */
-  transferList?: Transferable[];
+  /**
+   * Objects moved (not copied) to the worker's thread as it starts: ArrayBuffers, MessagePorts…
+   * (spelt out, so that these types need no @types/node).
+   */
+  transferList?: (
+    | ArrayBuffer
+    | { postMessage(message: never): void; close(): void }
+    | { readonly locked: boolean }
+    | { readonly readable: object; readonly writable: object }
+  )[];
   /** The TypeScript runner for a `.ts`/`.cts`/`.mts` worker. @default `SYNCKIT_TS_RUNNER`, else as synckit picks */
   tsRunner?: TsRunner;
 }
@@ -181,7 +189,7 @@ export function createSyncFn<T extends AnyFn>(
   const worker = resolveWorker(path, execArgv, tsRunner);
   const shimOption = options.globalShims ?? defaults.globalShims;
   const shims = shimOption === true ? GLOBAL_SHIMS_PRESET : Array.isArray(shimOption) ? shimOption : [];
-  const moved = options.transferList ?? [];
+  const moved = (options.transferList ?? []) as unknown as Transferable[];
   if (!Array.isArray(moved)) {
     throw new TypeError(`Expected \`options.transferList\` to be an array, got ${describe(moved)}`);
   }
