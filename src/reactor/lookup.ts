@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CrochetError } from '../api/errors.js';
 import { isImportable, lookupWrapper, moduleKey, onNode } from '../api/registry.js';
 import type { WrapperDescriptor } from '../wire/messages.js';
+import { registerThreadHooks } from '../common/runners.js';
 
 /**
  * Modules imported (or tried) here, by {@link moduleKey}: `true`, or the error that
@@ -70,7 +71,19 @@ export function isImporting(module: string): boolean {
   return importing.has(key) && !imported.has(key);
 }
 
+/**
+ * The application's TypeScript runner's hooks, registered in this thread before its first
+ * import when the runner does not register them in worker threads itself (tsx on Node 20;
+ * see common/runners.ts). A failed import is remembered by Node, so this must come first.
+ */
+let hooked: Promise<unknown> | undefined;
+
 function load(module: string): Promise<unknown> {
+  hooked ??= registerThreadHooks();
+  return hooked.then(() => loadNow(module));
+}
+
+function loadNow(module: string): Promise<unknown> {
   const url = module.startsWith('file:') ? module : pathToFileURL(module).href;
   if (module.startsWith('file:') || !onNode || isModulePath(module)) return import(url);
   return Promise.resolve().then(() => {
