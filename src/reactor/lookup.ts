@@ -177,7 +177,7 @@ function firstLine(error: unknown): string {
 function loadFailure(module: string, error: unknown): string {
   const path = module.startsWith('file:') ? new URL(module).pathname : module;
   if (TYPESCRIPT.test(path) && hasCode(error, 'ERR_UNKNOWN_FILE_EXTENSION')) {
-    return `Node ${process.versions.node} cannot load TypeScript in worker threads, where the reactor runs (a --loader given to node does not reach them); compile it to JavaScript, preload a TypeScript loader that works in worker threads (node --import tsx), or use Node 22.6+, which strips types itself`;
+    return `Node ${process.versions.node} cannot load TypeScript in worker threads, where the reactor runs, with loader hooks that module.register() registered in another thread (they do not reach worker threads); run the application under a TypeScript runner (node --import tsx, the tsx or ts-node command, node --loader ts-node/esm), or register the hooks in a module preloaded with --import (Node runs preloads in every thread), or compile it to JavaScript, or use Node 22.6+, which strips types itself`;
   }
   if (hasCode(error, 'ERR_CROCHET_REACTOR_THREAD')) {
     return "the module's top-level code runs again in the reactor thread when the reactor imports it, and there it calls a waitFor() wrapper (or waits for a result), which would block the reactor; put the module's application code under `if (!isReactorThread())`";
