@@ -4,14 +4,18 @@
  *
  * A worker thread inherits its parent's Node options, preloads included (`--require`,
  * `--import`, `--loader`), and runs them again itself; that is how most runners reach
- * worker threads. Two cases need more:
+ * worker threads. Some cases need more:
  *
  * - a worker started with options of its own (`execArgv`) gets only those, so the
- *   runner's preload must be among them ({@link runnerExecArgv});
+ *   runner's preload must be among them ({@link runnerExecArgv}), and some options must
+ *   not be ({@link workerExecArgv}: Node refuses to start a worker from a file with
+ *   `--input-type`);
  * - tsx, on Node versions before 22.22.3 (and 24.11.1, 25.1; so all of Node 20), registers
  *   its ES module hooks only in the main thread, although its preload runs in every
  *   thread: a worker must register them itself before it imports a `.ts` module
- *   ({@link threadHooks}, {@link registerThreadHooks}).
+ *   ({@link threadHooks}, {@link registerThreadHooks});
+ * - the `ts-node` command registers ts-node without any Node option, so a worker inherits
+ *   nothing of it ({@link missingPreloads}).
  *
  * Runners are named as synckit names them (its `TsRunner`), so that its `tsRunner` option
  * can be taken as it is. Everything here reads the process through a
