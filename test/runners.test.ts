@@ -13,6 +13,7 @@ import {
   detectRunners,
   isEsmPath,
   isTypeScriptPath,
+  missingPreloads,
   mustFilterExecArgv,
   preloadsOf,
   runnerExecArgv,
@@ -255,6 +256,26 @@ describe("a worker's options for a runner", () => {
     assert.equal(mustFilterExecArgv(['--input-type=module']), true);
     assert.equal(mustFilterExecArgv(['--input-type', 'commonjs']), true);
     assert.equal(mustFilterExecArgv(['--import', 'tsx', '-e', 'x']), false);
+  });
+});
+
+describe('preloads a worker would not inherit', () => {
+  const register = '/app/node_modules/ts-node/register/transpile-only.js';
+
+  it('gives ts-node registered by its command (no option loads it) as a preload of its register file', () => {
+    assert.deepEqual(missingPreloads(environment({ tsNodeRegistered: true, tsNodeRegister: register })), [
+      '--require',
+      register,
+    ]);
+  });
+
+  it('gives none when an option loads ts-node already, when its file was not found, or off Node', () => {
+    const loaded = { tsNodeRegistered: true, tsNodeRegister: register };
+    assert.deepEqual(missingPreloads(environment({ ...loaded, execArgv: ['-r', 'ts-node/register'] })), []);
+    assert.deepEqual(missingPreloads(environment({ ...loaded, nodeOptions: '--loader ts-node/esm' })), []);
+    assert.deepEqual(missingPreloads(environment({ tsNodeRegistered: true })), []);
+    assert.deepEqual(missingPreloads(environment({ ...loaded, runtime: 'bun', nodeVersion: '24.3.0' })), []);
+    assert.deepEqual(missingPreloads(environment()), []);
   });
 });
 

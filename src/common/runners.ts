@@ -4,14 +4,18 @@
  *
  * A worker thread inherits its parent's Node options, preloads included (`--require`,
  * `--import`, `--loader`), and runs them again itself; that is how most runners reach
- * worker threads. Two cases need more:
+ * worker threads. Some cases need more:
  *
  * - a worker started with options of its own (`execArgv`) gets only those, so the
- *   runner's preload must be among them ({@link runnerExecArgv});
+ *   runner's preload must be among them ({@link runnerExecArgv}), and some options must
+ *   not be ({@link workerExecArgv}: Node refuses to start a worker from a file with
+ *   `--input-type`);
  * - tsx, on Node versions before 22.22.3 (and 24.11.1, 25.1; so all of Node 20), registers
  *   its ES module hooks only in the main thread, although its preload runs in every
  *   thread: a worker must register them itself before it imports a `.ts` module
- *   ({@link threadHooks}, {@link registerThreadHooks}).
+ *   ({@link threadHooks}, {@link registerThreadHooks});
+ * - the `ts-node` command registers ts-node without any Node option, so a worker inherits
+ *   nothing of it ({@link missingPreloads}).
  *
  * Runners are named as synckit names them (its `TsRunner`), so that its `tsRunner` option
  * can be taken as it is. Everything here reads the process through a
@@ -60,6 +64,12 @@ export interface RunnerEnvironment {
   readonly typescript: 'strip' | 'transform' | false | undefined;
   /** Whether ts-node registered itself in this thread (its `ts-node` command does so without any option). */
   readonly tsNodeRegistered: boolean;
+  /**
+   * When ts-node registered itself: the file that registers it the same way in another
+   * thread (`…/ts-node/register/transpile-only.js` if it was told `--transpile-only`), from
+   * the copy of ts-node this thread loaded.
+   */
+  readonly tsNodeRegister?: string | undefined;
   /** The directory bare preload specifiers are resolved from (`process.cwd()`). */
   readonly cwd: string;
   /** Whether this is the main thread. */
@@ -71,16 +81,40 @@ export function currentEnvironment(): RunnerEnvironment {
   const versions = process.versions as Partial<Record<string, string>>;
   const features = process.features as { readonly typescript?: unknown };
   const typescript = features.typescript;
+  const tsNode = (process as unknown as Record<symbol, unknown>)[Symbol.for('ts-node.register.instance')] as
+    { readonly options?: { readonly transpileOnly?: unknown } } | null | undefined;
   return {
     runtime: typeof versions['bun'] === 'string' ? 'bun' : 'Deno' in globalThis ? 'deno' : 'node',
     nodeVersion: versions['node'] ?? '0.0.0',
     execArgv: [...process.execArgv],
     nodeOptions: process.env['NODE_OPTIONS'] ?? '',
     typescript: typescript === 'strip' || typescript === 'transform' || typescript === false ? typescript : undefined,
-    tsNodeRegistered: (process as unknown as Record<symbol, unknown>)[Symbol.for('ts-node.register.instance')] != null,
+    tsNodeRegistered: tsNode != null,
+    tsNodeRegister: tsNode == null ? undefined : tsNodeRegister(tsNode.options?.transpileOnly === true),
     cwd: process.cwd(),
     mainThread: isMainThread,
   };
+}
+
+/**
+ * The file that registers the copy of ts-node this thread loaded (found among the modules
+ * `require()` loaded), as it was registered here, or `undefined`.
+ */
+function tsNodeRegister(transpileOnly: boolean): string | undefined {
+  let loaded: string[];
+  try {
+    loaded = Object.keys(createRequire(join(process.cwd(), 'noop.js')).cache);
+  } catch {
+    return undefined;
+  }
+  const pattern = /^(.*[\\/]ts-node)[\\/]dist[\\/]index\.js$/;
+  for (const file of loaded) {
+    const root = pattern.exec(file)?.[1];
+    if (root === undefined) continue;
+    const entry = join(root, 'register', transpileOnly ? 'transpile-only.js' : 'index.js');
+    if (existsSync(entry)) return entry;
+  }
+  return undefined;
 }
 
 /**
@@ -492,6 +526,19 @@ export function mustFilterExecArgv(execArgv: readonly string[]): boolean {
   return execArgv.some((arg) => arg === '--input-type' || arg.startsWith('--input-type='));
 }
 
+/**
+ * Preloads a worker thread needs, beyond the options it inherits from this thread, to load
+ * TypeScript as this thread does: `-r …/ts-node/register/….js` when ts-node registered
+ * itself here (its `ts-node` command, which loads it without any Node option a worker
+ * would inherit). Empty in every other case: preloads given as options reach worker threads
+ * by themselves (tsx on Node 20 also needs {@link registerThreadHooks} there).
+ */
+export function missingPreloads(environment: RunnerEnvironment = currentEnvironment()): string[] {
+  if (environment.runtime !== 'node' || environment.tsNodeRegister === undefined) return [];
+  const detected = detectRunners(environment).find((found) => found.runner === 'ts-node');
+  return detected?.source === 'marker' ? ['--require', environment.tsNodeRegister] : [];
+}
+
 /** A module that registers a runner's ES module hooks, and the thread that must import it. */
 export interface ThreadHooks {
   readonly runner: TsRunner;
@@ -536,18 +583,37 @@ export function threadHooks(environment: RunnerEnvironment = currentEnvironment(
       : specifier.startsWith('/') || /^[A-Za-z]:[\\/]/.test(specifier) || specifier.startsWith('.')
         ? join(environment.cwd, specifier)
         : join(environment.cwd, 'noop.js');
-    try {
-      // require() resolves its CommonJS build, whose register() does not take in a worker
-      // thread on Node 20: its ES module build, beside it, does.
-      const resolved = createRequire(base).resolve('tsx/esm/api');
-      const esm = resolved.replace(/\.cjs$/, '.mjs');
-      const file = esm !== resolved && existsSync(esm) ? esm : resolved;
-      return { runner: 'tsx', module: pathToFileURL(file).href };
-    } catch {
-      // Not from here: try the next.
-    }
+    const module = resolveImport('tsx', './esm/api', base);
+    if (module !== undefined) return { runner: 'tsx', module };
   }
   return undefined;
+}
+
+/**
+ * The file URL that `import 'name/subpath'` would load from the file `base`: the package
+ * found as `require()` finds it, and the subpath through its `exports` with the conditions
+ * of `import` (its `require` entry may be another file: tsx's CommonJS API registers hooks
+ * that cannot be found from a worker thread). `undefined` if it cannot be found.
+ */
+function resolveImport(name: string, subpath: string, base: string): string | undefined {
+  let manifest: string;
+  let exports: unknown;
+  try {
+    manifest = createRequire(base).resolve(`${name}/package.json`);
+    exports = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: unknown } | null)?.exports;
+  } catch {
+    return undefined;
+  }
+  let target: unknown =
+    typeof exports === 'object' && exports !== null ? (exports as Record<string, unknown>)[subpath] : undefined;
+  for (let depth = 0; depth < 8 && typeof target === 'object' && target !== null; depth++) {
+    const conditions = target as Record<string, unknown>;
+    const key = ['node', 'import', 'default'].find((condition) => condition in conditions);
+    target = key === undefined ? undefined : conditions[key];
+  }
+  if (typeof target !== 'string' || !target.startsWith('./')) return undefined;
+  const file = join(dirname(manifest), target);
+  return existsSync(file) ? pathToFileURL(file).href : undefined;
 }
 
 /** Hooks registered in this thread already, by module URL. */

@@ -284,6 +284,11 @@ export interface SupervisorData {
   readonly hot: number;
   /** The reactor thread's resource limits (the `resourceLimits` option of setup()). */
   readonly resourceLimits?: ResourceLimits;
+  /**
+   * The reactor thread's Node options, when it needs more than it would inherit from the
+   * supervisor (a TypeScript runner's preload: see common/runners.ts).
+   */
+  readonly execArgv?: readonly string[];
 }
 
 /** What the reactor thread is started with. */
