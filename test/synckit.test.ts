@@ -448,6 +448,23 @@ describe('crochet/synckit: failures and the process', () => {
     assert.equal(exit.stderr, 'worker error 0\nworker error 1\nworker error 2\n');
   });
 
+  it(
+    'leaves out the options of the process that Node refuses in worker threads (--max-old-space-size)',
+    { skip: !onNode && 'Node only' },
+    async () => {
+      const path = write(directory('module'), 'argv-check.js', esmWorker(`() => process.execArgv`));
+      const exit = await runScript(
+        `
+        import { createSyncFn } from ${JSON.stringify(SYNCKIT_URL)};
+        console.log(JSON.stringify(createSyncFn(${JSON.stringify(path)}, { execArgv: ['--no-deprecation'] })()));
+      `,
+        { execArgv: ['--max-old-space-size=200'] },
+      );
+      assert.equal(exit.code, 0, exit.stderr);
+      assert.deepEqual(JSON.parse(exit.stdout), ['--no-deprecation']);
+    },
+  );
+
   it('never keeps the process alive', async () => {
     const dir = directory('module');
     const path = write(
