@@ -80,6 +80,11 @@ const cases = {
     const fn = createSyncFn(new URL('./synckit-worker.mjs', import.meta.url).href);
     return measure((i) => fn(i));
   },
+  async 'crochet-synckit'() {
+    const { createSyncFn } = await import('../dist/synckit.js');
+    const fn = createSyncFn(new URL('./crochet-synckit-worker.mjs', import.meta.url).href);
+    return measure((i) => fn(i));
+  },
   async 'make-synchronized'() {
     const { default: makeSynchronized } = await import('make-synchronized');
     const fn = makeSynchronized(async (x) => x + 1);
@@ -225,6 +230,13 @@ const cases = {
     const t = performance.now();
     const { createSyncFn } = await import('synckit');
     const fn = createSyncFn(new URL('./synckit-worker.mjs', import.meta.url).href);
+    fn(0);
+    return { ms: performance.now() - t };
+  },
+  async 'startup-crochet-synckit'() {
+    const t = performance.now();
+    const { createSyncFn } = await import('../dist/synckit.js');
+    const fn = createSyncFn(new URL('./crochet-synckit-worker.mjs', import.meta.url).href);
     fn(0);
     return { ms: performance.now() - t };
   },

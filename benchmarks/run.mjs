@@ -32,6 +32,7 @@ const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1]
 const trivial = [
   'crochet-waitFor',
   'crochet-runInReactor',
+  'crochet-synckit',
   'synckit',
   'make-synchronized',
   'make-synchronous',
@@ -54,7 +55,11 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const name of trivial) rounds.trivial[name].push(run(name, [String(CALLS)]));
   rounds.payloads.push(run('payloads'));
   rounds.cpu.push(run('cpu'));
-  rounds.startup.push({ crochet: run('startup-crochet').ms, synckit: run('startup-synckit').ms });
+  rounds.startup.push({
+    crochet: run('startup-crochet').ms,
+    'crochet/synckit': run('startup-crochet-synckit').ms,
+    synckit: run('startup-synckit').ms,
+  });
   rounds.two.push(run('two-callers', [String(CALLS)]));
   rounds.noSetup.push(run('worker-to-noSetup', [String(CALLS)]).median);
   rounds.contended.push(run('contended', [String(CALLS)]));
@@ -111,6 +116,7 @@ const results = {
   cpu: Object.fromEntries(Object.keys(rounds.cpu[0]).map((key) => [key, median(rounds.cpu.map((r) => r[key]))])),
   startup: {
     crochet: median(rounds.startup.map((r) => r.crochet)),
+    'crochet/synckit': median(rounds.startup.map((r) => r['crochet/synckit'])),
     synckit: median(rounds.startup.map((r) => r.synckit)),
   },
   twoCallers: {
@@ -189,6 +195,7 @@ lines.push(
   `| the same, synckit | ${f(results.cpu['synckit 10 ms call'])} % |`,
   `| CPU of an idle process with a reactor | ${f(results.cpu['crochet idle (process)'])} % |`,
   `| start-up: import + setup() + first call, crochet | ${f(results.startup.crochet)} ms |`,
+  `| start-up: import + createSyncFn() + first call, crochet/synckit | ${f(results.startup['crochet/synckit'])} ms |`,
   `| start-up: import + createSyncFn() + first call, synckit | ${f(results.startup.synckit)} ms |`,
   `| two callers at once: the main thread | ${f(results.twoCallers['main thread'])} µs |`,
   `| two callers at once: a worker | ${f(results.twoCallers.worker)} µs |`,

@@ -81,6 +81,7 @@ function crochetScript() {
 const contenders = {
   bare: { args: ['-e', '0'], expect: '' },
   crochet: { args: [crochetScript()], expect: '42\n' },
+  'crochet/synckit': { args: [fileURLToPath(new URL('crochet-synckit.mjs', here))], expect: '42\n' },
   synckit: { args: [fileURLToPath(new URL('synckit.mjs', here))], expect: '42\n' },
   'make-synchronized': { args: [fileURLToPath(new URL('make-synchronized.mjs', here))], expect: '42\n' },
   'make-synchronous': { args: [fileURLToPath(new URL('make-synchronous.mjs', here))], expect: '42\n' },

@@ -81,12 +81,20 @@ const dateFnsVersion = JSON.parse(readFileSync(join(source, 'package.json'), 'ut
 
 // ---- what runs ---------------------------------------------------------------------------
 
-const peers = ['crochet', 'synckit', 'make-synchronized', 'make-synchronous'];
+const peers = ['crochet', 'crochet/synckit', 'synckit', 'make-synchronized', 'make-synchronous'];
 /** Each group's contenders alternate within a round; `option` is passed to case.mjs. */
 const groups = [
   { workload: 'prettier', contenders: [...peers, 'plain-worker'] },
-  { workload: 'eslint', option: 'off', contenders: ['crochet', 'eslint-plugin-prettier'] },
-  { workload: 'eslint', option: '2', contenders: ['crochet', 'eslint-plugin-prettier'] },
+  {
+    workload: 'eslint',
+    option: 'off',
+    contenders: ['crochet', 'eslint-plugin-prettier on crochet/synckit', 'eslint-plugin-prettier'],
+  },
+  {
+    workload: 'eslint',
+    option: '2',
+    contenders: ['crochet', 'eslint-plugin-prettier on crochet/synckit', 'eslint-plugin-prettier'],
+  },
   { workload: 'tiny', contenders: peers },
   { workload: 'payloads', contenders: [...peers, 'structuredClone'] },
 ];

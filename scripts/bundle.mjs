@@ -57,6 +57,25 @@ await build({
   logLevel: 'warning',
 });
 
+// The supervisor of isolated reactors (crochet/synckit), in one file too.
+await build({
+  entryPoints: [`${dist}supervisor/isolated.js`],
+  outfile: `${dist}supervisor/isolated.js`,
+  allowOverwrite: true,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  keepNames: true,
+  logLevel: 'warning',
+});
+
+const synckitNames = Object.keys(await import(pathToFileURL(`${dist}synckit.js`).href)).sort();
+writeFileSync(
+  `${dist}synckit.js`,
+  `// crochet/synckit; the code is in the bundle (see scripts/bundle.mjs).\nimport { synckit } from './crochet.js';\nexport const { ${synckitNames.join(', ')} } = synckit;\n`,
+);
 writeFileSync(
   `${dist}index.js`,
   `// The public API; the code is in the bundle (see scripts/bundle.mjs).\nexport { ${publicNames.join(', ')} } from './crochet.js';\n`,

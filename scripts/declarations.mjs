@@ -1,5 +1,5 @@
 // Part of `npm run build`, after tsc: keeps only the type declarations that the public
-// API reaches from dist/index.d.ts, and checks that they import nothing but each other.
+// API reaches from dist/index.d.ts and dist/synckit.d.ts, and checks that they import nothing but each other.
 //
 // tsc leaves the internals out of the public modules' declarations (`@internal`, with
 // `stripInternal`), so what users' compilers read never mentions `node:` modules: a
@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 const reached = new Set();
 const problems = [];
-const pending = [join(dist, 'index.d.ts')];
+// The entry points: crochet, and crochet/synckit.
+const pending = [join(dist, 'index.d.ts'), join(dist, 'synckit.d.ts')];
 while (pending.length > 0) {
   const file = pending.pop();
   if (reached.has(file)) continue;

@@ -305,7 +305,7 @@ for (const [major, binary] of wanted('node') ? nodes : []) {
     check(name, 'the test suite', await nodeSuite(binary));
   }
   const modern = Number(major) >= 22;
-  check(name, 'TypeScript reactor module, tsx', await program(binary, ['--import', 'tsx'], ...tsModule), modern);
+  check(name, 'TypeScript reactor module, tsx', await program(binary, ['--import', 'tsx'], ...tsModule));
   check(name, 'TypeScript reactor module, type stripping', await program(binary, [], ...tsModule), modern);
   check(name, 'module with top-level await', await program(binary, [], ...tlaModule));
   check(name, 'stack of a TimeoutError', await program(binary, [], ...stackModule));

@@ -32,6 +32,9 @@ try {
     'dist/index.d.ts',
     'dist/supervisor/main.js',
     'dist/reactor-main.js',
+    'dist/synckit.js',
+    'dist/synckit.d.ts',
+    'dist/supervisor/isolated.js',
     'README.md',
     'LICENSE',
   ]) {
@@ -137,7 +140,61 @@ if (!isReactorThread()) console.log(JSON.stringify({ cjs: triple(14) }));
   const cjs = run('node', ['cjs.cjs'], project).trim();
   if (cjs !== '{"cjs":42}') throw new Error(`the CommonJS consumer printed ${cjs}`);
 
+  step('crochet/synckit consumers: ES module and CommonJS, with ES module and CommonJS workers');
+  writeFileSync(
+    join(project, 'worker.mjs'),
+    `import { runAsWorker } from 'crochet/synckit';
+runAsWorker(async (x) => x * 2);
+`,
+  );
+  writeFileSync(
+    join(project, 'worker.cjs'),
+    `const { runAsWorker } = require('crochet/synckit');
+runAsWorker(async (x) => x * 3);
+`,
+  );
+  writeFileSync(
+    join(project, 'synckit-esm.mjs'),
+    `import { createSyncFn } from 'crochet/synckit';
+const double = createSyncFn(new URL('./worker.mjs', import.meta.url));
+const triple = createSyncFn(new URL('./worker.cjs', import.meta.url));
+console.log(JSON.stringify({ esm: [double(21), triple(14)] }));
+`,
+  );
+  writeFileSync(
+    join(project, 'synckit-cjs.cjs'),
+    `const { createSyncFn } = require('crochet/synckit');
+const double = createSyncFn(require.resolve('./worker.mjs'));
+const triple = createSyncFn(require.resolve('./worker.cjs'));
+console.log(JSON.stringify({ cjs: [double(21), triple(14)] }));
+`,
+  );
+  const synckitEsm = run('node', ['synckit-esm.mjs'], project).trim();
+  if (synckitEsm !== '{"esm":[42,42]}') throw new Error(`the crochet/synckit ES module consumer printed ${synckitEsm}`);
+  const synckitCjs = run('node', ['synckit-cjs.cjs'], project).trim();
+  if (synckitCjs !== '{"cjs":[42,42]}') throw new Error(`the crochet/synckit CommonJS consumer printed ${synckitCjs}`);
+
   step('a TypeScript consumer, nodenext and bundler');
+  writeFileSync(
+    join(project, 'synckit-consumer.ts'),
+    `import { type AnyFn, createSyncFn, type GlobalShim, runAsWorker, type Syncify, type SynckitOptions, TsRunner } from 'crochet/synckit';
+const options: SynckitOptions = { timeout: 1000, tsRunner: TsRunner.TSX, globalShims: [] satisfies GlobalShim[] };
+const fn: Syncify<(x: number) => Promise<string>> = createSyncFn<(x: number) => Promise<string>>('/abs/worker.js', options);
+const text: string = fn(1);
+const any: AnyFn = (a: number) => a;
+runAsWorker(async (x: number) => String(x));
+console.log(text, any);
+`,
+  );
+  writeFileSync(
+    join(project, 'synckit-consumer.cts'),
+    `import synckit = require('crochet/synckit');
+const fn = synckit.createSyncFn<(x: number) => Promise<string>>('/abs/worker.js', 1000);
+const text: string = fn(1);
+synckit.runAsWorker((x: number) => x);
+console.log(text, synckit.TsRunner.Node);
+`,
+  );
   writeFileSync(
     join(project, 'consumer.ts'),
     `import { type EventualResult, runInReactor, setup, TimeoutError, waitFor } from 'crochet';
@@ -151,12 +208,18 @@ console.log(n, result, error instanceof TimeoutError);
 `,
   );
   for (const resolution of ['nodenext', 'bundler']) {
-    tsconfig(`tsconfig.${resolution}.json`, ['consumer.ts'], {
-      module: resolution === 'nodenext' ? 'nodenext' : 'esnext',
-      moduleResolution: resolution,
-      target: 'es2022',
-      types: ['node'],
-    });
+    tsconfig(
+      `tsconfig.${resolution}.json`,
+      resolution === 'nodenext'
+        ? ['consumer.ts', 'synckit-consumer.ts', 'synckit-consumer.cts']
+        : ['consumer.ts', 'synckit-consumer.ts'],
+      {
+        module: resolution === 'nodenext' ? 'nodenext' : 'esnext',
+        moduleResolution: resolution,
+        target: 'es2022',
+        types: ['node'],
+      },
+    );
     tsc(`tsconfig.${resolution}.json`);
   }
 
@@ -165,7 +228,7 @@ console.log(n, result, error instanceof TimeoutError);
   step('attw');
   run('npx', ['attw', '--pack', '.', '--profile', 'esm-only'], root);
   console.log(
-    'package check: all good (ESM, CommonJS and TypeScript consumers, with and without @types/node; publint; attw)',
+    'package check: all good (ESM, CommonJS and TypeScript consumers of crochet and crochet/synckit, with and without @types/node; publint; attw)',
   );
 } catch (error) {
   const output = [error.stdout, error.stderr].filter(Boolean).join('\n');

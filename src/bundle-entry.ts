@@ -11,6 +11,8 @@ import type { ReactorData } from './wire/messages.js';
 
 export * from './index.js';
 export { startReactor };
+/** `crochet/synckit` (dist/synckit.js re-exports it), in the same instance as the rest. */
+export * as synckit from './synckit.js';
 
 // An application bundled with crochet inside is also the entry of its reactor thread (see
 // common/home.ts): the reactor starts here, as the bundle loads, before the application's

@@ -31,6 +31,16 @@ async function synchronous(contender, fn) {
       const file = { format: './synckit-format.mjs', lookup: './synckit-lookup.mjs', echo: '../synckit-echo.mjs' }[fn];
       return createSyncFn(new URL(file, here).href);
     }
+    case 'crochet/synckit': {
+      // synckit's worker files with the import changed: the one-line migration.
+      const { createSyncFn } = await import('../../dist/synckit.js');
+      const file = {
+        format: './crochet-synckit-format.mjs',
+        lookup: './crochet-synckit-lookup.mjs',
+        echo: '../crochet-synckit-echo.mjs',
+      }[fn];
+      return createSyncFn(new URL(file, here).href);
+    }
     case 'make-synchronized': {
       if (fn === 'format') return (await import('@prettier/sync')).default.format;
       const { default: makeSynchronized } = await import('make-synchronized');
@@ -147,9 +157,11 @@ const workloads = {
     // concurrency, "off" or a number of threads). The report is normalized (paths relative
     // to the corpus) and digested.
     const { ESLint } = await import('eslint');
-    const config = { crochet: './eslint-crochet.config.mjs', 'eslint-plugin-prettier': './eslint-prettier.config.mjs' }[
-      contender
-    ];
+    const config = {
+      crochet: './eslint-crochet.config.mjs',
+      'eslint-plugin-prettier': './eslint-prettier.config.mjs',
+      'eslint-plugin-prettier on crochet/synckit': './eslint-prettier-crochet-synckit.config.mjs',
+    }[contender];
     const concurrency = option === undefined || option === 'off' ? 'off' : Number(option);
     const eslint = new ESLint({
       cwd: corpusDir,

@@ -45,6 +45,7 @@ import {
 import { becomeSink, checkLogger, setForwarder, type Logger } from '../common/report.js';
 import { becomeReactor, currentEngine, currentRole, setEngine } from '../common/thread.js';
 import { startSharing } from '../common/env.js';
+import { missingPreloads, workerExecArgv } from '../common/runners.js';
 
 /** Options of {@link setup}. Unknown keys are rejected, so typos show. */
 export interface SetupOptions {
@@ -403,6 +404,18 @@ function supervisorSource(): string {
 const PRELOADS = /^(?:--import|--require|-r|--loader|--experimental-loader)(?:=|$)/;
 
 /**
+ * The reactor thread's Node options when it needs more than it inherits: the preload of a
+ * TypeScript runner that registered itself in this thread without any option (ts-node's
+ * `ts-node` command), so that the reactor loads the application's TypeScript modules too.
+ * `undefined` when inheriting is enough (see common/runners.ts).
+ */
+function reactorExecArgv(): string[] | undefined {
+  if (bundled || !onNode()) return undefined;
+  const missing = missingPreloads();
+  return missing.length === 0 ? undefined : [...missing, ...workerExecArgv(process.execArgv)];
+}
+
+/**
  * Starts the reactor thread from this thread. When this process preloads modules (which
  * Node preloads in every worker too), a guard is preloaded first, so that their failure
  * there is recorded for every caller (see reactor/guard.ts).
@@ -413,19 +426,14 @@ function startBeside(entry: URL, workerData: ReactorData, transferList: MessageP
   const argv = bundled ? { argv: process.argv.slice(2) } : {};
   const plain = (): Worker => startSharing(entry, { workerData, transferList, ...argv });
   // (Bundled into an application, crochet has no guard file to preload.)
-  if (bundled || !onNode() || !process.execArgv.some((arg) => PRELOADS.test(arg))) return plain();
+  const execArgv = reactorExecArgv() ?? workerExecArgv(process.execArgv);
+  if (bundled || !onNode() || !execArgv.some((arg) => PRELOADS.test(arg))) return plain();
   const guard = ['--import', new URL('./reactor/guard.js', home).href];
-  let execArgv = process.execArgv;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      return startSharing(entry, { workerData, transferList, execArgv: [...guard, ...execArgv], ...argv });
-    } catch (error) {
-      // Options given explicitly are checked, unlike inherited ones: leave out those Node
-      // names as not for workers (--expose-gc, --max-old-space-size…), and try again.
-      const invalid = /invalid execArgv flags: (.*)$/.exec((error as Error).message)?.[1]?.split(/,\s*/);
-      if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV' || invalid === undefined) break;
-      execArgv = execArgv.filter((arg) => !invalid.includes(arg));
-    }
+  try {
+    return startSharing(entry, { workerData, transferList, execArgv: [...guard, ...execArgv], ...argv });
+  } catch (error) {
+    // Options Node refuses even after those it names as not for workers were left out.
+    if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
   }
   return plain();
 }
@@ -514,6 +522,8 @@ function start(
   const control = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
   const box = allocateBox(BOX_BYTES);
   const { port1, port2 } = new MessageChannel();
+  // A TypeScript runner this thread loaded without an option needs its preload there too.
+  const execArgv = reactorExecArgv();
   // Bundled into an application, crochet starts the reactor from the application's bundle.
   const reactorEntry = bundled ? new URL(home) : new URL('./reactor-main.js', home);
   // The main thread starts the reactor beside the supervisor, so that the two boot at the
@@ -556,6 +566,7 @@ function start(
     hot,
     ...(beside === undefined ? { port: port2 } : { reactor: beside }),
     ...(resourceLimits === undefined ? {} : { resourceLimits }),
+    ...(execArgv === undefined ? {} : { execArgv }),
   };
   // The supervisor's event loop is never blocked: it sees the reactor die (even of running
   // out of memory) and wakes blocked callers.

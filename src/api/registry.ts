@@ -206,3 +206,17 @@ export function lookupWrapper(module: string, index: number, fingerprint: number
 export function isImportable(module: string): boolean {
   return module.startsWith('file:') || module.startsWith('/') || /^[A-Za-z]:[\\/]/.test(module);
 }
+
+/**
+ * The fingerprint of the one function an isolated reactor serves (see {@link registerSole}):
+ * the calling thread has no copy of it to hash.
+ */
+export const SOLE_FINGERPRINT = 0x5c1e;
+
+/**
+ * Makes `fn` wrapper #1 of `module` in this thread, in place of any before it: the function
+ * an isolated reactor serves (synckit's `runAsWorker(fn)`, whatever module called it).
+ */
+export function registerSole(module: string, fn: (...args: never[]) => unknown): void {
+  byModule.set(moduleKey(module), [{ fn, fingerprint: SOLE_FINGERPRINT }]);
+}

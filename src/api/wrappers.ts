@@ -193,7 +193,22 @@ function blockingCall(
       `${callee(name)} is a waitFor() wrapper and was called in the reactor thread, where blocking would deadlock the reactor. In reactor code, call and await its .wrapped function instead; if this happened while the reactor imported your module, put the module's application code under \`if (!isReactorThread())\``,
     );
   }
-  const connection = requireConnection(name, true);
+  return callThrough(requireConnection(name, true), id, name, args, timeout, blocking);
+}
+
+/**
+ * A blocking call of wrapper `id` over `connection` (the process's reactor, or an isolated
+ * one): the lane when the arguments are small, else a message; `TimeoutError` after
+ * `timeout` ms, its stack cut at `blocking`. @internal
+ */
+export function callThrough(
+  connection: Connection,
+  id: WrapperId,
+  name: string,
+  args: unknown[],
+  timeout: number,
+  blocking: (...args: never[]) => unknown,
+): unknown {
   // Right after setup() the reactor may still be starting: that is not the call's time.
   connection.ready();
   const observed = observing();

@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CrochetError } from '../api/errors.js';
 import { isImportable, lookupWrapper, moduleKey, onNode } from '../api/registry.js';
 import type { WrapperDescriptor } from '../wire/messages.js';
+import { registerThreadHooks } from '../common/runners.js';
 
 /**
  * Modules imported (or tried) here, by {@link moduleKey}: `true`, or the error that
@@ -70,7 +71,19 @@ export function isImporting(module: string): boolean {
   return importing.has(key) && !imported.has(key);
 }
 
+/**
+ * The application's TypeScript runner's hooks, registered in this thread before its first
+ * import when the runner does not register them in worker threads itself (tsx on Node 20;
+ * see common/runners.ts). A failed import is remembered by Node, so this must come first.
+ */
+let hooked: Promise<unknown> | undefined;
+
 function load(module: string): Promise<unknown> {
+  hooked ??= registerThreadHooks();
+  return hooked.then(() => loadNow(module));
+}
+
+function loadNow(module: string): Promise<unknown> {
   const url = module.startsWith('file:') ? module : pathToFileURL(module).href;
   if (module.startsWith('file:') || !onNode || isModulePath(module)) return import(url);
   return Promise.resolve().then(() => {
@@ -164,7 +177,7 @@ function firstLine(error: unknown): string {
 function loadFailure(module: string, error: unknown): string {
   const path = module.startsWith('file:') ? new URL(module).pathname : module;
   if (TYPESCRIPT.test(path) && hasCode(error, 'ERR_UNKNOWN_FILE_EXTENSION')) {
-    return `Node ${process.versions.node} cannot load TypeScript in worker threads, where the reactor runs (neither a --loader nor an --import such as tsx given to node reaches them): compile it to JavaScript, or use Node 22.6+, which runs TypeScript in worker threads (under tsx, or with its own type stripping)`;
+    return `Node ${process.versions.node} cannot load TypeScript in worker threads, where the reactor runs, with loader hooks that module.register() registered in another thread (they do not reach worker threads); run the application under a TypeScript runner (node --import tsx, the tsx or ts-node command, node --loader ts-node/esm), or register the hooks in a module preloaded with --import (Node runs preloads in every thread), or compile it to JavaScript, or use Node 22.6+, which strips types itself`;
   }
   if (hasCode(error, 'ERR_CROCHET_REACTOR_THREAD')) {
     return "the module's top-level code runs again in the reactor thread when the reactor imports it, and there it calls a waitFor() wrapper (or waits for a result), which would block the reactor; put the module's application code under `if (!isReactorThread())`";

@@ -11,7 +11,11 @@ import { portEndpoint } from '../wire/endpoint.js';
 import { Engine } from './engine.js';
 import { captureOutput } from './output.js';
 import { markStopped } from '../wire/control.js';
-import type { Forget, OpenChannel, ReactorData } from '../wire/messages.js';
+import type { Forget, GlobalShimData, OpenChannel, ReactorData } from '../wire/messages.js';
+import { importModule } from './lookup.js';
+import { registerThreadHooks } from '../common/runners.js';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { reportError, setEmitter } from '../common/report.js';
 import { becomeReactor, setEngine } from '../common/thread.js';
 
@@ -89,7 +93,9 @@ export function startReactor(data: ReactorData): void {
   const emit = engine.emit.bind(engine);
   setEmitter(emit);
   captureOutput(emit);
-  guardUncaught();
+  // An isolated reactor stands for a worker thread of its own: an error nothing caught ends
+  // it, as it would end that worker, and its calls fail with that error.
+  if (data.isolated === undefined) guardUncaught();
   watchFatal();
 
   // process.exit() in reactor code ends the reactor thread: say so to the callers, with
@@ -129,6 +135,48 @@ export function startReactor(data: ReactorData): void {
       exit(0);
     }
   });
-  supervisor?.postMessage({ k: 'up' });
-  trace('reactor running');
+  const isolated = data.isolated;
+  if (isolated === undefined) {
+    supervisor?.postMessage({ k: 'up' });
+    trace('reactor running');
+    return;
+  }
+  // An isolated reactor sets its globals, says it serves (calls wait in the caller until
+  // then), and loads its module at once, as a worker that runs it would.
+  // (Under tsx on Node 20, a worker thread registers tsx's ES module hooks itself.)
+  void registerThreadHooks()
+    .then(() => setGlobals(isolated.shims))
+    .then(() => {
+      supervisor?.postMessage({ k: 'up' });
+      trace('isolated reactor running for %s', isolated.module);
+      void importModule(isolated.module);
+    });
+}
+
+/** Sets the globals an isolated reactor is to have (synckit's `globalShims`), in order. */
+async function setGlobals(shims: readonly GlobalShimData[]): Promise<void> {
+  for (const shim of shims) {
+    try {
+      const loaded: unknown = shim.require
+        ? createRequire(join(process.cwd(), 'noop.js'))(shim.specifier)
+        : await import(shim.specifier);
+      const { globalName, named } = shim;
+      if (globalName === undefined || globalName === '') continue;
+      const module = loaded as Record<string, unknown>;
+      const value =
+        named === null
+          ? loaded
+          : named !== undefined && named.trim() !== ''
+            ? module[named.trim()]
+            : shim.require
+              ? loaded
+              : module['default'];
+      const global = globalThis as Record<string, unknown>;
+      if (!shim.conditional || global[globalName] === undefined || global[globalName] === null) {
+        global[globalName] = value;
+      }
+    } catch (error) {
+      reportError(`the global shim ${shim.specifier} could not be loaded`, error);
+    }
+  }
 }

@@ -76,6 +76,7 @@ export function childLink(
   resourceLimits: ResourceLimits | undefined,
   early: Early,
   argv?: readonly string[],
+  execArgv?: readonly string[],
 ): ReactorLink {
   const events = new Events(early);
   const worker = startSharing(entry, {
@@ -83,6 +84,7 @@ export function childLink(
     transferList: [...transferList],
     ...(resourceLimits === undefined ? {} : { resourceLimits }),
     ...(argv === undefined ? {} : { argv: [...argv] }),
+    ...(execArgv === undefined ? {} : { execArgv: [...execArgv] }),
   });
   let failure: unknown;
   worker.on('error', (error: unknown) => {

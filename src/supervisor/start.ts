@@ -28,7 +28,15 @@ export async function supervise(load: () => Promise<typeof import('./watch.js')>
         hot: data.hot,
         ...(data.bundled === true ? { bundled: true } : {}),
       };
-      return childLink(new URL(data.reactorEntry), reactorData, [port], data.resourceLimits, early, data.argv);
+      return childLink(
+        new URL(data.reactorEntry),
+        reactorData,
+        [port],
+        data.resourceLimits,
+        early,
+        data.argv,
+        data.execArgv,
+      );
     } catch (error) {
       failed.cause = error;
       return undefined;

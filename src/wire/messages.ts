@@ -284,6 +284,11 @@ export interface SupervisorData {
   readonly hot: number;
   /** The reactor thread's resource limits (the `resourceLimits` option of setup()). */
   readonly resourceLimits?: ResourceLimits;
+  /**
+   * The reactor thread's Node options, when it needs more than it would inherit from the
+   * supervisor (a TypeScript runner's preload: see common/runners.ts).
+   */
+  readonly execArgv?: readonly string[];
 }
 
 /** What the reactor thread is started with. */
@@ -300,6 +305,42 @@ export interface ReactorData {
    * thread's entry, and starts the reactor as it loads (see common/home.ts).
    */
   readonly bundled?: true;
+  /** Set for an isolated reactor (one per synckit worker file): what it serves. */
+  readonly isolated?: IsolatedData;
+}
+
+/** A global an isolated reactor sets before it loads its module (synckit's `globalShims`). */
+export interface GlobalShimData {
+  /** The module to import: a file URL or a bare specifier it resolves itself. */
+  readonly specifier: string;
+  /** Load it with `require()` (a CommonJS worker) rather than `import()`. */
+  readonly require: boolean;
+  readonly globalName: string | undefined;
+  /** The export to take (null: the whole namespace; undefined or '': the default export). */
+  readonly named: string | null | undefined;
+  /** Set the global only where it is missing (the default), or always. */
+  readonly conditional: boolean;
+}
+
+/**
+ * What an isolated reactor serves: one module (a synckit worker file), loaded as soon as
+ * the reactor starts, whose `runAsWorker()` function answers every call.
+ */
+export interface IsolatedData {
+  /** The module, as the reactor loads it (see WrapperId.module). */
+  readonly module: string;
+  readonly shims: readonly GlobalShimData[];
+  /** Objects moved to the thread as it starts (synckit's `transferList`). */
+  readonly moved: readonly unknown[];
+}
+
+/** Caller → the isolated reactors' supervisor: watch this reactor, started beside it. */
+export interface WatchIsolated {
+  readonly k: 'watch';
+  readonly control: Int32Array;
+  readonly box: Int32Array;
+  readonly port: MessagePort;
+  readonly threadId: number;
 }
 
 /** Supervisor → reactor: serve a channel a thread opened by the directory. */
