@@ -35,6 +35,8 @@ import { checkFunction, checkOptions, checkTimeout, describe } from './options.j
 import { inCall } from './context.js';
 import { BOX_BYTES, CTL_ACK, CTL_BYTES, CTL_REACTOR, CTL_STATE, CTL_WORK, State } from '../wire/layout.js';
 import { allocateBox } from '../wire/lane.js';
+import { markStopped } from '../wire/control.js';
+import { encodeThrown } from '../wire/codec.js';
 import {
   ENVIRONMENT_KEY,
   type ReactorData,
@@ -603,6 +605,9 @@ function start(
   const outside = (cause: unknown): void => {
     // A supervisor that stood down for another reactor ends normally.
     if (Atomics.load(control, CTL_STATE) === State.Deferred) return;
+    // The control block first (unless the reactor or its supervisor marked it already, with
+    // the cause every channel gets): a thread this one tells of the end reads it there.
+    markStopped(control, encodeThrown(cause), [box]);
     result.stopFromOutside(cause);
   };
   watcher.on('error', (error: unknown) => {
