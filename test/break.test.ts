@@ -10,7 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { Connection } from '../src/caller/connection.js';
 import { callerRingEndpoint, reactorRingEndpoint } from '../src/wire/endpoint.js';
-import { CH_POSTED, CH_STATE, ChannelState, RING_BOX_BYTES } from '../src/wire/layout.js';
+import { CH_POSTED, CH_STATE, ChannelState, CTL_BYTES, CTL_STATE, RING_BOX_BYTES, State } from '../src/wire/layout.js';
+import { markStopped } from '../src/wire/control.js';
+import { encodeThrown } from '../src/wire/codec.js';
 import { Kind } from '../src/wire/messages.js';
 import { lastJson, runFixture, type Exit } from './helpers.js';
 
@@ -188,9 +190,13 @@ async function until(done: () => boolean, limit: number): Promise<void> {
 
 /**
  * A worker's channel with both ends in this thread: the reactor's end, and a connection
- * that expects calls `ids`, whose outcomes land in `got`.
+ * that expects calls `ids`, whose outcomes land in `got`; `control`: the reactor's control
+ * block, when the worker knows it.
  */
-function channel(ids: readonly number[]): {
+function channel(
+  ids: readonly number[],
+  control?: Int32Array,
+): {
   box: Int32Array;
   reactor: ReturnType<typeof reactorRingEndpoint>;
   connection: Connection;
@@ -206,6 +212,7 @@ function channel(ids: readonly number[]): {
     beats: false,
     ring: true,
     starter: -1,
+    ...(control === undefined ? {} : { control }),
   });
   const got = new Map<number, unknown>();
   for (const id of ids) {
@@ -273,6 +280,33 @@ describe('a worker’s channel, driven in one thread', () => {
       Atomics.add(box, CH_POSTED, 1);
       await until(() => got.has(2), 500);
       assert.equal(got.get(2), 'second', 'call 2’s result stayed unread while the loop was free');
+    } finally {
+      reactor.close();
+    }
+  });
+
+  it('counts the reactor stopped, failing its pending calls with why, as soon as the reactor’s control block says so, before the channel itself is told', () => {
+    const control = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
+    Atomics.store(control, CTL_STATE, State.Running);
+    const { box, reactor, connection, got } = channel([1], control);
+    try {
+      assert.equal(connection.stopped, false, 'a running reactor');
+      // Whoever sees the reactor end marks its control block first, then tells the channels
+      // one by one: another thread that heard of the end may ask before this channel is told.
+      markStopped(control, encodeThrown(new Error('the reactor died')), []);
+      assert.equal(Atomics.load(box, CH_STATE), ChannelState.Ready, 'the channel was not told');
+      assert.equal(connection.stopped, true);
+      assert.equal(connection.stoppedByShutdown, false);
+      const failed = got.get(1) as { code?: unknown; cause?: { message?: unknown } } | undefined;
+      assert.equal(failed?.code, 'ERR_CROCHET_REACTOR_STOPPED', 'the pending call failed');
+      assert.equal(failed.cause?.message, 'the reactor died');
+      assert.throws(
+        () => {
+          connection.throwIfStopped();
+        },
+        (error: { code?: unknown; cause?: { message?: unknown } }) =>
+          error.code === 'ERR_CROCHET_REACTOR_STOPPED' && error.cause?.message === 'the reactor died',
+      );
     } finally {
       reactor.close();
     }

@@ -33,8 +33,10 @@ import { Directory } from '../supervisor/directory.js';
 import { CrochetError } from './errors.js';
 import { checkFunction, checkOptions, checkTimeout, describe } from './options.js';
 import { inCall } from './context.js';
-import { BOX_BYTES, CTL_ACK, CTL_BYTES, CTL_STATE, CTL_WORK, State } from '../wire/layout.js';
+import { BOX_BYTES, CTL_ACK, CTL_BYTES, CTL_REACTOR, CTL_STATE, CTL_WORK, State } from '../wire/layout.js';
 import { allocateBox } from '../wire/lane.js';
+import { markStopped } from '../wire/control.js';
+import { encodeThrown } from '../wire/codec.js';
 import {
   ENVIRONMENT_KEY,
   type ReactorData,
@@ -295,6 +297,7 @@ export function noSetup(): void {
   becomeSink(undefined);
   const control = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
   Atomics.store(control, CTL_STATE, State.Running);
+  Atomics.store(control, CTL_REACTOR, threadId + 1);
   const engine = new Engine(control);
   setEngine(engine);
   announce(control);
@@ -388,6 +391,18 @@ function hinted(): boolean {
 }
 
 /**
+ * The control block of the reactor in thread `reactorThread`, if this thread inherited it in
+ * its hint: its state says at once when that reactor stops, before its supervisor (or the
+ * reactor itself, as it ends) has told this thread's channel.
+ */
+function hintedControl(reactorThread: number): Int32Array | undefined {
+  const hint = getEnvironmentData(ENVIRONMENT_KEY) as ReactorHint | undefined;
+  if (hint === undefined || !(hint.control instanceof Int32Array)) return undefined;
+  if (hint.control.length <= CTL_REACTOR) return undefined;
+  return Atomics.load(hint.control, CTL_REACTOR) === reactorThread + 1 ? hint.control : undefined;
+}
+
+/**
  * The supervisor thread's code, when crochet was bundled into an application: kept as text
  * in crochet's bundle (see scripts/bundle.mjs).
  */
@@ -469,7 +484,12 @@ function findTransport(limit: number, remember = true): Transport | undefined {
   const found = discover(limit);
   if (found.kind === 'channel') {
     lastMiss = -Infinity;
-    return { ...found.transport, reopen: () => findTransport(Math.max(limit, PROBE_MS)) };
+    const control = hintedControl(found.reactorThread);
+    return {
+      ...found.transport,
+      ...(control === undefined ? {} : { control }),
+      reopen: () => findTransport(Math.max(limit, PROBE_MS)),
+    };
   }
   if (found.kind === 'self') {
     // This thread serves the reactor through another copy of crochet.
@@ -575,7 +595,7 @@ function start(
     ? startSharing(supervisorSource(), { eval: true, workerData, transferList })
     : startSharing(new URL('./supervisor/main.js', home), { workerData, transferList });
   const result = new Connection(
-    { box, endpoint: portEndpoint(port1, box, 'caller'), beats: false, ring: false, starter: threadId },
+    { box, endpoint: portEndpoint(port1, box, 'caller'), beats: false, ring: false, starter: threadId, control },
     {
       control,
       limit: startup,
@@ -596,6 +616,9 @@ function start(
   const outside = (cause: unknown): void => {
     // A supervisor that stood down for another reactor ends normally.
     if (Atomics.load(control, CTL_STATE) === State.Deferred) return;
+    // The control block first (unless the reactor or its supervisor marked it already, with
+    // the cause every channel gets): a thread this one tells of the end reads it there.
+    markStopped(control, encodeThrown(cause), [box]);
     result.stopFromOutside(cause);
   };
   watcher.on('error', (error: unknown) => {

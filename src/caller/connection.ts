@@ -16,14 +16,14 @@ import { performance } from 'node:perf_hooks';
 import { bundled, home } from '../common/home.js';
 import { inspect } from 'node:util';
 import type { Transferable } from 'node:worker_threads';
-import { dataCloneError, decodeThrown, encodeThrown } from '../wire/codec.js';
+import { dataCloneError, decodeThrown, encodeThrown, type WireValue } from '../wire/codec.js';
 import { Backoff } from '../common/backoff.js';
 import { checkTransferList, takeTransfer } from '../api/context.js';
 import { Undecodable, type Endpoint } from '../wire/endpoint.js';
 import { Lane } from '../wire/lane.js';
 import { CrochetError, ReactorStoppedError, TimeoutError } from '../api/errors.js';
 import { channels, trace } from '../common/diagnostics.js';
-import { readBoxCause, stopBox } from '../wire/control.js';
+import { readBoxCause, readControlCause, stopBox } from '../wire/control.js';
 import {
   CH_BEAT,
   CH_CONTENDED,
@@ -40,6 +40,7 @@ import {
   CH_SHUT_DOWN,
   CH_STATE,
   ChannelState,
+  CTL_SHUT_DOWN,
   CTL_STATE,
   CTL_WORK,
   Hot,
@@ -95,6 +96,12 @@ export interface Transport {
   readonly starter: number;
   /** Opens a new channel when the reactor closed this one (it seemed gone); undefined: none answers. */
   readonly reopen?: () => Transport | undefined;
+  /**
+   * The control block of the reactor this channel reaches, when this thread has it. It is
+   * marked stopped before any channel is told: a thread that heard from another that the
+   * reactor stopped sees it there even while its own channel still says nothing.
+   */
+  readonly control?: Int32Array;
 }
 
 /** What the starting thread's connection needs while the reactor boots. */
@@ -154,6 +161,10 @@ export class Connection {
   readonly #spin = new Spin();
   #stopped: unknown = undefined;
   #isStopped = false;
+  /** Whether the reactor stopped because it was shut down (not because it died). */
+  #shutDown = false;
+  /** The control block of the reactor this channel reaches, if known (see `Transport.control`). */
+  #control: Int32Array | undefined;
   /** The last beat seen, and when (performance.now()). */
   #beat = 0;
   #beatSeen = 0;
@@ -187,6 +198,7 @@ export class Connection {
     this.#beats = transport.beats;
     this.#ring = transport.ring;
     this.#starter = transport.starter;
+    this.#control = transport.control;
     this.#lane = Lane.fits(transport.box) ? new Lane(transport.box) : undefined;
     this.#beat = Atomics.load(transport.box, CH_BEAT);
     this.#beatSeen = performance.now();
@@ -714,7 +726,7 @@ export class Connection {
 
   /** Whether the reactor stopped because it was shut down (not because it died). */
   get stoppedByShutdown(): boolean {
-    return this.#checkStopped() && Atomics.load(this.#box, CH_SHUT_DOWN) === 1;
+    return this.#checkStopped() && this.#shutDown;
   }
 
   /**
@@ -1075,6 +1087,13 @@ export class Connection {
   #checkStopped(): boolean {
     if (this.#isStopped) return true;
     const state = Atomics.load(this.#box, CH_STATE);
+    const control = this.#control;
+    if (state !== ChannelState.Stopped && control !== undefined && Atomics.load(control, CTL_STATE) === State.Stopped) {
+      // The reactor stopped, and this channel has not been told yet (whoever marked the stop
+      // tells the channels one by one): the control block says why.
+      trace('the reactor stopped before this thread’s channel was told: its control block says so');
+      return this.#noticeStop(readControlCause(control), Atomics.load(control, CTL_SHUT_DOWN) === 1);
+    }
     if (state === ChannelState.Ready) return false;
     if (state === ChannelState.Closed || state === ChannelState.Closing) {
       // Closed by the reactor as quiet: what it wrote before is still to be read; then a new
@@ -1088,11 +1107,15 @@ export class Connection {
       }
     }
     if (Atomics.load(this.#box, CH_STATE) !== ChannelState.Stopped) return false;
+    return this.#noticeStop(readBoxCause(this.#box), Atomics.load(this.#box, CH_SHUT_DOWN) === 1);
+  }
+
+  /** Records that the reactor stopped, with `cause`, and fails every pending call. Returns true. */
+  #noticeStop(cause: WireValue | undefined, shutDown: boolean): boolean {
     this.#isStopped = true;
+    this.#shutDown = shutDown;
     clearTimeout(this.#bootTimer);
-    const cause = readBoxCause(this.#box);
     this.#stopped = cause === undefined ? undefined : decodeThrown(cause);
-    const shutDown = Atomics.load(this.#box, CH_SHUT_DOWN) === 1;
     trace('the reactor stopped%s: %s', shutDown ? ' (shut down)' : '', this.#stopped);
     if (channels.reactorStop.hasSubscribers) channels.reactorStop.publish({ cause: this.#stopped, shutDown });
     // Replies that made it before the stop still count.

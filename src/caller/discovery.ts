@@ -28,7 +28,8 @@ export type Found =
   | { readonly kind: 'none' }
   /** This very thread serves the reactor (noSetup(), or another copy of crochet here). */
   | { readonly kind: 'self' }
-  | { readonly kind: 'channel'; readonly transport: Transport };
+  /** A channel to the reactor whose thread is `reactorThread`. */
+  | { readonly kind: 'channel'; readonly transport: Transport; readonly reactorThread: number };
 
 /**
  * Asks the directory for the reactor and opens a channel to it, waiting at most `limit` ms
@@ -98,7 +99,11 @@ export function discover(limit: number, attempt = 1): Found {
     if (Atomics.load(box, CH_STATE) === ChannelState.Stopped) {
       // The reactor stopped meanwhile: the connection reports why.
       trace('the reactor stopped while it opened this thread’s channel');
-      return { kind: 'channel', transport: { box, endpoint, beats: true, ring: true, starter: hello.starterThread } };
+      return {
+        kind: 'channel',
+        transport: { box, endpoint, beats: true, ring: true, starter: hello.starterThread },
+        reactorThread: hello.reactorThread,
+      };
     }
     if (hello.state !== Answer.Ready) {
       endpoint.close();
@@ -109,7 +114,11 @@ export function discover(limit: number, attempt = 1): Found {
     }
     trace('found the reactor (thread %d) in %s ms', hello.reactorThread, (performance.now() - started).toFixed(2));
     const starter = hello.starterThread;
-    return { kind: 'channel', transport: { box, endpoint, beats: starter !== -1, ring: true, starter } };
+    return {
+      kind: 'channel',
+      transport: { box, endpoint, beats: starter !== -1, ring: true, starter },
+      reactorThread: hello.reactorThread,
+    };
   }
 }
 

@@ -19,6 +19,7 @@ import {
   CH_COUNTER,
   CTL_ACK,
   CTL_CONTENDED,
+  CTL_REACTOR,
   CTL_STATE,
   State,
 } from '../wire/layout.js';
@@ -90,6 +91,9 @@ export function watch(
       stop(failed.cause ?? new Error('The reactor thread could not be started'));
       return false;
     }
+    // Before the directory names it to anyone: a thread that holds this control block can
+    // then tell whether the reactor it reaches is this one.
+    Atomics.store(control, CTL_REACTOR, link.threadId + 1);
     link.onMessage((message) => {
       if (message.k === 'up') {
         serve();

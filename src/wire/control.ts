@@ -53,21 +53,35 @@ export function markStopped(
     Atomics.store(control, CTL_STATE, State.Stopped);
     Atomics.notify(control, CTL_STATE);
   }
-  // The first cause written is the one every box gets.
+  // The first cause written is the one every box gets. Every box is told before any caller
+  // is woken: one woken early could tell another thread, whose box would still say nothing.
   const recorded = readControlCause(control) ?? cause;
   const orderly = Atomics.load(control, CTL_SHUT_DOWN) === 1;
-  for (const box of boxes) stopBox(box, recorded, orderly);
+  const told = [...boxes];
+  const bytes = encodeCause(recorded, CH_CAUSE_BYTES);
+  for (const box of told) tellBox(box, bytes, orderly, false);
+  for (const box of told) wakeBox(box);
   return marked;
 }
 
 /** Tells one channel that the reactor stopped, and wakes its caller (`closedToo`: even a closed one). */
 export function stopBox(box: Int32Array, cause: WireValue, shutDown: boolean, closedToo = false): void {
+  tellBox(box, encodeCause(cause, CH_CAUSE_BYTES), shutDown, closedToo);
+  wakeBox(box);
+}
+
+/** Writes in one channel's box that the reactor stopped, and why (`cause`, serialized), unless it says so already. */
+function tellBox(box: Int32Array, cause: Uint8Array, shutDown: boolean, closedToo: boolean): void {
   const state = Atomics.load(box, CH_STATE);
   if (state !== ChannelState.Stopped && (closedToo || state !== ChannelState.Closed)) {
-    writeCause(box, CH_CAUSE_LENGTH, CH_CAUSE_OFFSET, CH_CAUSE_BYTES, cause);
+    writeBytes(box, CH_CAUSE_LENGTH, CH_CAUSE_OFFSET, cause);
     if (shutDown) Atomics.store(box, CH_SHUT_DOWN, 1);
     Atomics.store(box, CH_STATE, ChannelState.Stopped);
   }
+}
+
+/** Wakes the caller of one channel, to look at its box. */
+function wakeBox(box: Int32Array): void {
   Atomics.add(box, CH_COUNTER, 1);
   Atomics.notify(box, CH_COUNTER);
 }
@@ -81,6 +95,11 @@ export function closeBox(box: Int32Array): void {
 }
 
 function writeCause(view: Int32Array, lengthIndex: number, offset: number, capacity: number, cause: WireValue): void {
+  writeBytes(view, lengthIndex, offset, encodeCause(cause, capacity));
+}
+
+/** `cause`, serialized in at most `capacity` bytes (cut down to its message if need be). */
+function encodeCause(cause: WireValue, capacity: number): Uint8Array {
   let bytes: Uint8Array;
   try {
     bytes = serialize(cause);
@@ -91,6 +110,10 @@ function writeCause(view: Int32Array, lengthIndex: number, offset: number, capac
     const message = 'err' in cause ? cause.err.message : 'its cause was too large to record';
     bytes = serialize({ v: `The reactor stopped: ${message.slice(0, capacity / 4)}` });
   }
+  return bytes;
+}
+
+function writeBytes(view: Int32Array, lengthIndex: number, offset: number, bytes: Uint8Array): void {
   new Uint8Array(view.buffer, offset, bytes.byteLength).set(bytes);
   Atomics.store(view, lengthIndex, bytes.byteLength);
 }

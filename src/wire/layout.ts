@@ -13,6 +13,7 @@
  *   Int32 3  CTL_SHUT_DOWN    1 once stopped by a shutdown, not by dying
  *   Int32 4  CTL_ACK          bumped by the supervisor when it has passed a stop on to every channel
  *   Int32 5  CTL_CONTENDED    1 while other processes leave this one fewer than two cores (see supervisor/load.ts)
+ *   Int32 6  CTL_REACTOR      the reactor thread's id plus one (0: not known yet)
  *   bytes 32…                 the stop cause (v8-serialized), CTL_CAUSE_CAPACITY bytes
  *
  * channel box (one per calling thread, held only by that thread, the reactor and the supervisor)
@@ -98,6 +99,12 @@ export const CTL_ACK = 4;
  * two cores, so that spinning only holds up the thread it waits for (see supervisor/load.ts).
  */
 export const CTL_CONTENDED = 5;
+/**
+ * Index of the reactor thread's id plus one (0: not known yet), written before any thread
+ * can find that reactor: a thread that holds this block and a channel to a reactor can tell
+ * whether the block is that reactor's (see caller/connection.ts, `Transport.control`).
+ */
+export const CTL_REACTOR = 6;
 /** Byte offset of the serialized stop cause. */
 export const CTL_CAUSE_OFFSET = 32;
 /** Room for the stop cause; a larger cause is cut down to its message. */
