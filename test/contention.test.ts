@@ -1,7 +1,6 @@
 /**
  * Waiting on a contended machine: when other processes leave this one less than two cores,
- * callers park at once and the reactor parks for the next call instead of polling (see
- * src/supervisor/load.ts). The supervisor's reading of the load is checked here with given
+ * callers park at once and the reactor does not poll (see src/supervisor/load.ts). The supervisor's reading of the load is checked here with given
  * readings; the calls themselves are checked by running the call suites with the
  * contended way of waiting forced on (`CROCHET_CONTENDED=1`).
  */
@@ -88,7 +87,7 @@ describe("the supervisor's reading of the load", () => {
 
 describe('calls on a contended machine', () => {
   it(
-    'keep every promise of the call suites when callers and the reactor park instead of spinning',
+    'keep every promise of the call suites when callers park at once and the reactor does not poll',
     { skip: !onNode && 'runs the suites with node --test' },
     async () => {
       const suites = [

@@ -44,7 +44,6 @@ import {
   CTL_STATE,
   CTL_WORK,
   Hot,
-  REQUEST_ID,
   State,
 } from '../wire/layout.js';
 import {
@@ -407,11 +406,8 @@ export class Connection {
     const id = this.#nextId++;
     this.#laneOpen = id;
     lane.publish(id, fn);
-    // A reactor that is not polling must be woken: by a poke through its event loop, or
-    // where it is parked for this call; one that polls sees the request id.
-    const hot = Atomics.load(this.#box, CH_HOT);
-    if (hot === Hot.Parked) Atomics.notify(this.#box, REQUEST_ID, 1);
-    else if (hot === Hot.Cold && this.#post({ k: Kind.Poke, id })) {
+    // A reactor that is not polling must be woken; one that is sees the request id.
+    if (Atomics.load(this.#box, CH_HOT) === Hot.Cold && this.#post({ k: Kind.Poke, id })) {
       // The reactor had just closed the channel, unseen request and all: it goes again
       // over the new channel, by message.
       this.#laneOpen = 0;
@@ -428,7 +424,7 @@ export class Connection {
    */
   quickReply(id: number): unknown {
     const lane = this.#lane;
-    if (lane === undefined || Spin.limit === 0) return NO_REPLY;
+    if (lane === undefined || Spin.limit === 0 || this.#contended()) return NO_REPLY;
     for (let i = 0; i < QUICK_SPINS; i++) {
       if (Atomics.load(this.#box, CH_POSTED) !== this.#posted) break;
       if (lane.replyId() !== id) continue;
@@ -505,12 +501,13 @@ export class Connection {
 
   #block(isDone: () => boolean, timeout: number, quick: boolean, loadingId: number): boolean {
     // When other processes leave this one no core to spare, the reactor needs the core a
-    // spin would hold: park at once (after the quick look, which takes a microsecond).
-    let spin = Atomics.load(this.#box, CH_CONTENDED) === 1 ? 0 : this.#spin.budget();
+    // spin (even the quick look) would hold: park at once.
+    const contended = this.#contended();
+    let spin = contended ? 0 : this.#spin.budget();
     // Most short calls are answered within a few microseconds: look for that first,
     // before even reading the clock (unless the caller just did). This costs so little
     // that it is done even while the longer spin rests.
-    if (quick && Spin.limit > 0) {
+    if (quick && Spin.limit > 0 && !contended) {
       const seen = Atomics.load(this.#box, CH_COUNTER);
       this.#drain();
       if (isDone()) {
@@ -583,6 +580,11 @@ export class Connection {
       // After a slice that nothing ended, read the port even if its doorbell did not move.
       if (woke === 'timed-out') this.#posted = -1;
     }
+  }
+
+  /** Whether the supervisor finds the machine contended: then nothing spins (see supervisor/load.ts). */
+  #contended(): boolean {
+    return Atomics.load(this.#box, CH_CONTENDED) === 1;
   }
 
   /** The start-up limit, which bounds how long a call waits for imports. */
@@ -878,8 +880,6 @@ export class Connection {
       this.#endpoint.post(message, transfer);
       // Counted after posting: a lane request written later says how many came before it.
       const number = Atomics.add(this.#box, CH_SENT, 1) + 1;
-      // A reactor parked for this thread's next lane call takes this message sooner if woken.
-      if (Atomics.load(this.#box, CH_HOT) === Hot.Parked) Atomics.notify(this.#box, REQUEST_ID, 1);
       if (message.k === Kind.Call || message.k === Kind.Stash || message.k === Kind.Retrieve) {
         this.#track(message.id, number);
       }

@@ -40,7 +40,6 @@ import {
   CTL_CONTENDED,
   CTL_WORK,
   Hot,
-  REQUEST_ID,
 } from '../wire/layout.js';
 import { closeBox, markStopped } from '../wire/control.js';
 import { Lane } from '../wire/lane.js';
@@ -102,11 +101,6 @@ interface StashEntry {
 const WATCH_MS = 0.01;
 /** The most calls one turn of the hot loop takes by watching after replies. */
 const CHAIN_LIMIT = 64;
-/**
- * The longest a chain of calls taken by parking after replies (on a contended machine) may
- * keep the loop from its other work, in ms.
- */
-const CHAIN_MS = 2;
 /**
  * After a lane reply the engine stays hot this many times {@link Engine.hotMs} longer, for
  * the caller's next call. It must outlast the time a caller that parked takes to wake
@@ -186,7 +180,6 @@ export class Channel {
     this.#lane = Lane.fits(sig) ? new Lane(sig) : undefined;
     this.ports = endpoint.flush === undefined;
     endpoint.listen((message) => {
-      engine.turn();
       try {
         this.#take(message);
       } catch (error) {
@@ -345,24 +338,6 @@ export class Channel {
   /** Tells the caller whether the engine is polling (so it need not poke). */
   setHot(hot: boolean): void {
     Atomics.store(this.sig, CH_HOT, hot ? Hot.Polling : Hot.Cold);
-  }
-
-  /**
-   * Sleeps in `Atomics.wait` until this channel's caller writes its next lane request (it
-   * sees {@link Hot.Parked} and notifies), or for `ms` at most; then takes in what came.
-   * Blocks this thread's loop, so only for a moment, and only when the machine has no
-   * core to spare (the caller then runs on the core this thread leaves). `polling`: what
-   * to tell the caller afterwards. Returns how many messages it took in.
-   */
-  park(ms: number, polling: boolean): number {
-    if (this.#closed) return 0;
-    // (Marked Parked when the reply went out. The caller writes the request, then reads
-    // CH_HOT; this side wrote CH_HOT, then the wait reads the request: one of them sees the
-    // other. The same when this side goes back to Cold below, then looks again.)
-    Atomics.store(this.sig, CH_HOT, Hot.Parked);
-    if (ms > 0 && !this.rang) Atomics.wait(this.sig, REQUEST_ID, this.#laneSeen, ms);
-    Atomics.store(this.sig, CH_HOT, polling ? Hot.Polling : Hot.Cold);
-    return this.rang ? this.poll() : 0;
   }
 
   #pump(): void {
@@ -607,10 +582,8 @@ export class Channel {
       this.#lane.requestId() === id &&
       this.#lane.writeReply(id, payload)
     ) {
-      // Said before the caller wakes: a caller that sends its next call at once sees that
-      // this thread parks for it (and notifies instead of poking).
-      if (this.#engine.replied(this)) Atomics.store(this.sig, CH_HOT, Hot.Parked);
       this.#wake();
+      this.#engine.replied();
       return;
     }
     try {
@@ -789,20 +762,11 @@ export class Engine {
    * after the reply (a bounded number of times per turn, so timers and I/O still get
    * theirs).
    */
-  replied(channel: Channel): boolean {
-    if (Engine.hotMs > 0 && this.#contended()) {
-      // No core to spare: rather than poll, park on this channel's lane for its next call
-      // (the caller gets this thread's core meanwhile), a bounded number of calls and time
-      // per turn of the loop. Returns true: the channel is to say so before the caller wakes.
-      // It parks in a microtask, once the call's own code is done.
-      if (this.#parkOn !== undefined || this.#chained >= CHAIN_LIMIT) return false;
-      if (performance.now() - this.#chainStarted > CHAIN_MS || this.#replyBackoff.skip()) return false;
-      this.#parkOn = channel;
-      queueMicrotask(this.#parkForNext);
-      return true;
-    }
+  replied(): void {
+    // (On a contended machine the engine does not poll: it takes the next call when the
+    // caller's poke wakes its loop, and leaves the core to the caller meanwhile.)
+    if (this.#contended()) return;
     this.#waitForNext();
-    return false;
   }
 
   /** After a lane reply, while polling: watch for the caller's next call a little longer. */
@@ -813,17 +777,6 @@ export class Engine {
     this.#awaitingNext = true;
     this.#hotUntil = Math.max(this.#hotUntil, performance.now() + Engine.hotMs * REPLY_HOT);
   }
-
-  /** A message came through the event loop: a new turn, so a new chain of calls may begin. */
-  turn(): void {
-    this.#chained = 0;
-    this.#chainStarted = performance.now();
-  }
-
-  /** The channel to park on for its next lane call, after a lane reply on a contended machine. */
-  #parkOn: Channel | undefined;
-  /** When the current chain of calls taken without the loop began (contended machine). */
-  #chainStarted = 0;
 
   /** Whether the supervisor finds the machine contended (see supervisor/load.ts). */
   #contended(): boolean {
@@ -842,26 +795,6 @@ export class Engine {
       if (this.#watch() > 0) {
         this.#chained++;
         this.#sawCall();
-      }
-    } catch (error) {
-      reportError('crochet failed while it looked for calls', error);
-    }
-  };
-
-  /** On a contended machine, after a lane reply: waits for that caller's next call, parked. */
-  readonly #parkForNext = (): void => {
-    const channel = this.#parkOn;
-    this.#parkOn = undefined;
-    if (channel === undefined) return;
-    try {
-      // Another thread's call waits: take it in first (by the loop), park no longer than a look.
-      let others = false;
-      for (const other of this.#channels) if (other !== channel && other.rang) others = true;
-      if (channel.park(others ? 0 : Engine.hotMs * REPLY_HOT, this.#polling) > 0) {
-        this.#chained++;
-        this.#replyBackoff.hit();
-      } else {
-        this.#replyBackoff.miss();
       }
     } catch (error) {
       reportError('crochet failed while it looked for calls', error);

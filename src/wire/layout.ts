@@ -20,8 +20,7 @@
  *   bytes    0-63   flags line: rarely written
  *     Int32 0  CH_STATE       Opening → Ready → Stopped, or Ready → Closing → Ready / Closed
  *     Int32 1  CH_SENT        messages the caller posted to the reactor (bumped after each)
- *     Int32 2  CH_HOT         1 while the reactor polls (the caller need not poke it); 2 while it is
- *                             parked on REQUEST_ID for this caller's next lane call (notify it there)
+ *     Int32 2  CH_HOT         1 while the reactor polls (the caller need not poke it)
  *     Int32 3  CH_BEAT        bumped by the supervisor on every tick: the reactor's watcher lives
  *     Int32 4  CH_PARKED      1 while the caller is parked in Atomics.wait
  *     Int32 5  CH_POSTED      bumped after every message sent to the caller other than by the lane
@@ -139,8 +138,6 @@ export const Hot = {
   Cold: 0,
   /** The reactor polls: it sees a lane request by itself. */
   Polling: 1,
-  /** The reactor is parked on this box's REQUEST_ID: `Atomics.notify` it there. */
-  Parked: 2,
 } as const;
 /** Index of the supervisor's heartbeat counter. */
 export const CH_BEAT = 3;
