@@ -43,33 +43,22 @@ await build({
 });
 
 // The supervisor's watcher, loaded by supervisor/main.js once the reactor thread is on its
-// way, in one file too: one module to load instead of nine.
-await build({
-  entryPoints: [`${dist}supervisor/watch.js`],
-  outfile: `${dist}supervisor/watch.js`,
-  allowOverwrite: true,
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  minify: true,
-  keepNames: true,
-  logLevel: 'warning',
-});
-
-// The supervisor of isolated reactors (crochet/synckit), in one file too.
-await build({
-  entryPoints: [`${dist}supervisor/isolated.js`],
-  outfile: `${dist}supervisor/isolated.js`,
-  allowOverwrite: true,
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  minify: true,
-  keepNames: true,
-  logLevel: 'warning',
-});
+// way, and the supervisor of isolated reactors (crochet/synckit): each in one file too, one
+// module to load instead of nine.
+for (const name of ['watch', 'isolated']) {
+  await build({
+    entryPoints: [`${dist}supervisor/${name}.js`],
+    outfile: `${dist}supervisor/${name}.js`,
+    allowOverwrite: true,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    keepNames: true,
+    logLevel: 'warning',
+  });
+}
 
 const synckitNames = Object.keys(await import(pathToFileURL(`${dist}synckit.js`).href)).sort();
 writeFileSync(
