@@ -75,6 +75,15 @@ describe("the supervisor's reading of the load", () => {
     const watch = new LoadWatch({ cores: () => 2, machine: () => undefined });
     assert.equal(watch.sample(), false);
     assert.equal(watch.sample(), false);
+    const failing = new LoadWatch({
+      cores: () => 2,
+      machine: () => ({ busy: 0, total: 0 }),
+      own: () => {
+        throw new Error('process.cpuUsage() is not implemented');
+      },
+    });
+    assert.equal(failing.sample(), false);
+    assert.equal(failing.sample(), false);
   });
 
   it('finds a machine of one core always contended', () => {

@@ -114,17 +114,22 @@ export class LoadWatch {
   /** Takes a reading; returns whether the machine is contended now. */
   sample(): boolean {
     if (this.#broken) return this.#contended;
-    const stat = this.#sources.machine();
-    if (stat === undefined) {
+    let now: LoadSample;
+    try {
+      const stat = this.#sources.machine();
+      if (stat === undefined) throw new Error('no reading');
+      now = {
+        busyTicks: stat.busy,
+        totalTicks: stat.total,
+        processMicros: this.#sources.own(),
+        wallMs: this.#sources.now(),
+      };
+    } catch {
+      // Nothing to go by here (not Linux, or a runtime without process.cpuUsage()): spin as
+      // crochet always did.
       this.#broken = true;
       return (this.#contended = false);
     }
-    const now: LoadSample = {
-      busyTicks: stat.busy,
-      totalTicks: stat.total,
-      processMicros: this.#sources.own(),
-      wallMs: this.#sources.now(),
-    };
     const last = this.#last;
     this.#last = now;
     if (last === undefined) return this.#contended;
