@@ -37,7 +37,7 @@ let terminated: Promise<Exit>;
 before(() => {
   if (noTraces !== false) return;
   reclaimed = runFixture('break-reclaim.js', { env: debug, killAfter: 30_000 });
-  terminated = runFixture('break-terminated.js', { env: debug, killAfter: 40_000 });
+  terminated = runFixture('break-terminated.js', { env: debug, killAfter: 50_000 });
 });
 
 describe('a worker whose setup() lost the election to the main thread', () => {
