@@ -337,7 +337,7 @@ if (wanted('deno')) {
   check('Deno', 'TypeScript reactor module', await program(deno, ['run', '-A'], ...tsModule));
   check('Deno', 'module with top-level await', await program(deno, ['run', '-A'], ...tlaModule));
   check('Deno', 'stack of a TimeoutError', await program(deno, ['run', '-A'], ...stackModule));
-  check('Deno', 'example blocking-dns', await program(deno, ['run', '-A'], ...dnsExample), false);
+  check('Deno', 'example blocking-dns', await program(deno, ['run', '-A'], ...dnsExample));
 }
 
 // ---- report ----------------------------------------------------------------------------
