@@ -15,10 +15,9 @@
 // Prints markdown on stdout and writes benchmarks/context-results.json.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median } from './measure.mjs';
+import { machine, median } from './measure.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS || 6);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -136,7 +135,7 @@ async function main(nodes) {
   const date = new Date().toISOString().slice(0, 10);
   writeFileSync(
     new URL('./context-results.json', import.meta.url),
-    `${JSON.stringify({ date, machine: `${os.cpus().length} × ${os.cpus()[0]?.model}`, rounds: ROUNDS, results }, null, 2)}\n`,
+    `${JSON.stringify({ date, machine: machine(), rounds: ROUNDS, results }, null, 2)}\n`,
   );
   const lines = [
     `## What the call context costs (${date})`,

@@ -2,6 +2,7 @@
 // one core busy, CPU time from /proc, and the statistics of their tables.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 
 /** A process that keeps one core busy. It also ends by itself if this process dies. */
 export function startHog() {
@@ -43,3 +44,11 @@ export const mean = (values) => {
   const s = sorted(values);
   return s.length === 0 ? NaN : s.reduce((a, b) => a + b, 0) / s.length;
 };
+
+/** The machine the figures were measured on, as every results file records it. */
+export const machine = () => ({
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.cpus().length,
+  memGiB: Math.round(os.totalmem() / 2 ** 30),
+  os: `${os.platform()} ${os.release()}`,
+});

@@ -21,7 +21,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { mean, median, procCpu, quantile, sleep, sorted, startHog } from './measure.mjs';
+import { machine, mean, median, procCpu, quantile, sleep, sorted, startHog } from './measure.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS || 12);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
@@ -225,12 +225,7 @@ function buildInfo() {
 const loadBefore = os.loadavg();
 const results = {
   date: new Date().toISOString(),
-  machine: {
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.cpus().length,
-    memGiB: Math.round(os.totalmem() / 2 ** 30),
-    os: `${os.platform()} ${os.release()}`,
-  },
+  machine: machine(),
   node: process.version,
   rounds: ROUNDS,
   cpuMethod: useTime

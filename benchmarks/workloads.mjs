@@ -41,7 +41,7 @@ import os from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PAYLOADS } from './workloads/payloads.mjs';
-import { mean, median, procCpu, quantile, sleep, startHog } from './measure.mjs';
+import { machine, mean, median, procCpu, quantile, sleep, startHog } from './measure.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS || 5);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
@@ -242,12 +242,7 @@ const started = performance.now();
 const loadBefore = os.loadavg();
 const results = {
   date: new Date().toISOString(),
-  machine: {
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.cpus().length,
-    memGiB: Math.round(os.totalmem() / 2 ** 30),
-    os: `${os.platform()} ${os.release()}`,
-  },
+  machine: machine(),
   node: process.version,
   rounds: ROUNDS,
   corpus: { package: `date-fns@${dateFnsVersion}`, files: corpus.length, first: corpus[0], last: corpus.at(-1) },
