@@ -3,7 +3,7 @@
 //   npm run build && node benchmarks/workloads.mjs
 //
 // Environment: ROUNDS (default 5: about 5 minutes on a 2-core machine), BUSY=0 to skip the busy-core condition, TINY_CALLS
-// (default 100000).
+// (default 100000), WORKLOADS to run only some of them (a comma-separated list of prettier, eslint, tiny, payloads).
 //
 // 1. prettier: format the first 250 `.js` files of the installed date-fns (sorted by path,
 //    its cdn bundles left out) synchronously, one call per file; a plain worker thread
@@ -98,6 +98,17 @@ const groups = [
   { workload: 'tiny', contenders: peers },
   { workload: 'payloads', contenders: [...peers, 'structuredClone'] },
 ];
+const only = process.env.WORKLOADS?.split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
+if (only !== undefined) {
+  const unknown = only.filter((name) => !groups.some((group) => group.workload === name));
+  if (unknown.length > 0)
+    throw new RangeError(
+      `WORKLOADS names ${unknown.join(', ')}: the workloads are prettier, eslint, tiny and payloads`,
+    );
+  groups.splice(0, groups.length, ...groups.filter((group) => only.includes(group.workload)));
+}
 const groupName = ({ workload, option }) => (option === undefined ? workload : `${workload} --concurrency ${option}`);
 
 // ---- running one process: bash's time, as in startup.mjs -------------------------------
@@ -327,48 +338,56 @@ function workloadTables(workloads) {
     }
     lines.push(...problems(w), '');
   };
-  perCallTable(find('prettier'), `Prettier: ${corpus.length} files, one call each`);
-  lines.push(
-    '#### ESLint with a prettier rule',
-    '',
-    '| rule | concurrency | lint ms | wall ms | CPU ms | problems reported | wall vs eslint-plugin-prettier | CPU vs eslint-plugin-prettier |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-  );
-  for (const option of ['off', '2']) {
-    const w = find('eslint', option);
-    const base = w.contenders['eslint-plugin-prettier'];
-    for (const [name, s] of Object.entries(w.contenders))
-      lines.push(
-        `| ${name} | ${option} | ${fmt(s.measured.median)} | ${fmt(s.wall.median)} | ${fmt(s.cpu.median)} | ${s.problems ?? '—'} | ${ratio(s.wall.median, base.wall.median)} | ${ratio(s.cpu.median, base.cpu.median)} |`,
-      );
-  }
-  lines.push(...problems(find('eslint', 'off')), ...problems(find('eslint', '2')), '');
-  perCallTable(
-    find('tiny'),
-    `${(Number(process.env.TINY_CALLS) || 100_000).toLocaleString('en')} tiny calls (a Map lookup)`,
-  );
-  const p = find('payloads');
-  const names = Object.keys(p.contenders).filter((name) => name !== 'structuredClone');
-  lines.push(
-    '#### Payload echoes (source text), µs per call: median / mean / p99',
-    '',
-    `| size (calls per round) | ${names.join(' | ')} | 2 × structuredClone + 3 µs |`,
-    `| --- | ${names.map(() => '---:').join(' | ')} | ---: |`,
-  );
-  for (const [label, , calls] of PAYLOADS) {
-    const cell = (s) => `${fmt(s.median)} / ${fmt(s.mean)} / ${fmt(s.p99)}`;
-    const ref = p.contenders.structuredClone.sizes[label];
+  if (find('prettier') !== undefined) perCallTable(find('prettier'), `Prettier: ${corpus.length} files, one call each`);
+  if (find('eslint', 'off') !== undefined) eslintTable();
+  if (find('tiny') !== undefined)
+    perCallTable(
+      find('tiny'),
+      `${(Number(process.env.TINY_CALLS) || 100_000).toLocaleString('en')} tiny calls (a Map lookup)`,
+    );
+  if (find('payloads') !== undefined) payloadTable(find('payloads'));
+  return lines;
+
+  function eslintTable() {
     lines.push(
-      `| ${label} (${calls}) | ${names.map((name) => cell(p.contenders[name].sizes[label])).join(' | ')} | ${cell({ median: ref.median + 3, mean: ref.mean + 3, p99: ref.p99 + 3 })} |`,
+      '#### ESLint with a prettier rule',
+      '',
+      '| rule | concurrency | lint ms | wall ms | CPU ms | problems reported | wall vs eslint-plugin-prettier | CPU vs eslint-plugin-prettier |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const option of ['off', '2']) {
+      const w = find('eslint', option);
+      const base = w.contenders['eslint-plugin-prettier'];
+      for (const [name, s] of Object.entries(w.contenders))
+        lines.push(
+          `| ${name} | ${option} | ${fmt(s.measured.median)} | ${fmt(s.wall.median)} | ${fmt(s.cpu.median)} | ${s.problems ?? '—'} | ${ratio(s.wall.median, base.wall.median)} | ${ratio(s.cpu.median, base.cpu.median)} |`,
+        );
+    }
+    lines.push(...problems(find('eslint', 'off')), ...problems(find('eslint', '2')), '');
+  }
+
+  function payloadTable(p) {
+    const names = Object.keys(p.contenders).filter((name) => name !== 'structuredClone');
+    lines.push(
+      '#### Payload echoes (source text), µs per call: median / mean / p99',
+      '',
+      `| size (calls per round) | ${names.join(' | ')} | 2 × structuredClone + 3 µs |`,
+      `| --- | ${names.map(() => '---:').join(' | ')} | ---: |`,
+    );
+    for (const [label, , calls] of PAYLOADS) {
+      const cell = (s) => `${fmt(s.median)} / ${fmt(s.mean)} / ${fmt(s.p99)}`;
+      const ref = p.contenders.structuredClone.sizes[label];
+      lines.push(
+        `| ${label} (${calls}) | ${names.map((name) => cell(p.contenders[name].sizes[label])).join(' | ')} | ${cell({ median: ref.median + 3, mean: ref.mean + 3, p99: ref.p99 + 3 })} |`,
+      );
+    }
+    lines.push(
+      '',
+      `Whole process (all sizes): ${names.map((name) => `${name} ${fmt(p.contenders[name].wall.median)} ms wall, ${fmt(p.contenders[name].cpu.median)} ms CPU`).join('; ')}.`,
+      ...problems(p),
+      '',
     );
   }
-  lines.push(
-    '',
-    `Whole process (all sizes): ${names.map((name) => `${name} ${fmt(p.contenders[name].wall.median)} ms wall, ${fmt(p.contenders[name].cpu.median)} ms CPU`).join('; ')}.`,
-    ...problems(p),
-    '',
-  );
-  return lines;
 }
 
 const m = results.machine;

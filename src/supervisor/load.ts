@@ -20,10 +20,21 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import os from 'node:os';
 
-/** Contended when other processes leave fewer cores than this to this process. */
-export const BUSY_BELOW = 1.25;
-/** No longer contended once other processes leave more cores than this. */
-export const QUIET_ABOVE = 1.5;
+/**
+ * Contended when other processes leave fewer cores than this to this process.
+ *
+ * What others take is measured while this process runs too, and the scheduler shares the
+ * cores among all runnable threads: with one busy process on 2 cores, a caller and a
+ * reactor that both spin leave it about two thirds of a core, so 1.33 cores look free
+ * (on n cores with n - 1 busy processes: 2n / (n + 1)). With none, 2 are. The threshold
+ * lies between.
+ */
+export const BUSY_BELOW = 1.6;
+/**
+ * No longer contended once other processes leave more cores than this. (Parked, this
+ * process takes little, so others get what they ask for: n - 1 busy processes leave 1.)
+ */
+export const QUIET_ABOVE = 1.8;
 
 /** One reading: CPU time of the machine (busy and all, in clock ticks) and of this process (µs). */
 export interface LoadSample {
@@ -158,4 +169,18 @@ function availableCores(): number {
   } catch {
     return 1;
   }
+}
+
+/**
+ * The supervisor's view of the load: takes the first reading now (the supervisor thread's
+ * start, well before the reactor runs, so that the watch can answer as soon as it begins),
+ * and returns what tells, at each beat, whether the machine is contended.
+ * `CROCHET_CONTENDED=1` (or `0`) decides it instead, for tests of either way of waiting.
+ */
+export function contention(): () => boolean {
+  const forced = process.env['CROCHET_CONTENDED'];
+  if (forced === '1' || forced === '0') return () => forced === '1';
+  const watch = new LoadWatch();
+  watch.sample();
+  return () => watch.sample();
 }

@@ -7,9 +7,13 @@ import { workerData } from 'node:worker_threads';
 import { CH_COUNTER, CH_STATE, ChannelState, CTL_STATE, State } from '../wire/layout.js';
 import type { ReactorData, SupervisorData } from '../wire/messages.js';
 import { childLink, portLink, type Early, type ReactorLink } from './link.js';
+import { contention } from './load.js';
 
 export async function supervise(load: () => Promise<typeof import('./watch.js')>): Promise<void> {
   const data = workerData as SupervisorData;
+  // The first reading of the machine's load, now: by the time the watch begins (once the
+  // reactor runs), there is enough to tell whether callers should spin.
+  const loadWatch = contention();
   Atomics.compareExchange(data.control, CTL_STATE, State.Booting, State.Supervised);
 
   const early: Early = {};
@@ -55,7 +59,7 @@ export async function supervise(load: () => Promise<typeof import('./watch.js')>
 
   try {
     const { watch } = await load();
-    watch(data, link, early, launch, failed);
+    watch(data, link, early, launch, failed, loadWatch);
   } catch (error) {
     // Without its watcher nobody would see the reactor die: stop it now, and wake the
     // starting thread (which learns only that the reactor stopped).
