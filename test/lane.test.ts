@@ -22,7 +22,7 @@ import {
 } from './fixtures/calls.js';
 import { thrown } from './helpers.js';
 import { allocateBox, Lane } from '../src/wire/lane.js';
-import { BOX_BYTES, RING_BOX_BYTES, WIDE_BYTES, WIDE_TEXT } from '../src/wire/layout.js';
+import { BOX_BYTES, boxView, RING_BOX_BYTES, WIDE_BYTES, WIDE_TEXT } from '../src/wire/layout.js';
 
 /** The code of what `fn` throws. */
 function errorCode(fn: () => unknown): unknown {
@@ -57,6 +57,25 @@ describe('the direct lane', () => {
       'b'.repeat(3),
       'c'.repeat(100),
     ]);
+  });
+
+  it('carries Latin-1 text (every unit below 256) exactly at every length, alone and beside other text', () => {
+    // Such text goes one byte per unit: around each switch of how text is copied, with the
+    // units at the ends of the range, and in a string that holds only such units but is
+    // stored two bytes per unit (cut out of one that was not).
+    const unit = 'a\u0000é\u00ffz\u0080 ~';
+    const twoByteStored = `😀${'bé'.repeat(LANE_TEXT)}`.slice(2);
+    for (const length of [1, 8, 9, 47, 48, 49, 64, 1000, LANE_TEXT - 1, LANE_TEXT]) {
+      const text = unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
+      assert.equal(echo(text), text, `a Latin-1 string of ${length} units`);
+      const stored = twoByteStored.slice(0, length);
+      assert.equal(echo(stored), stored, `a Latin-1 string of ${length} units stored two bytes per unit`);
+    }
+    // Latin-1 and other text share the request's area: each is read back from its place.
+    const latin = 'l'.repeat(700);
+    const other = 'ő'.repeat(300);
+    assert.deepEqual(four(latin, other, 'é'.repeat(20), 'x'), [latin, other, 'é'.repeat(20), 'x']);
+    assert.deepEqual(four(other, latin, 'ő', { a: 'é', b: ['ÿ'] }), [other, latin, 'ő', { a: 'é', b: ['ÿ'] }]);
   });
 
   it('carries plain data (objects and arrays) as a structured clone would', () => {
@@ -247,6 +266,47 @@ describe("the lane's wide areas (text longer than the lane's own area)", () => {
       assert.equal(lane.writeReply(2, text(WIDE_TEXT + 1)), false);
     });
   }
+
+  it('carries long Latin-1 text exactly, both ways, beside long text of other units', () => {
+    const latin = (length: number): string => 'abé\u00ff\u0000 '.repeat(Math.ceil(length / 6)).slice(0, length);
+    for (const length of [LANE_TEXT + 1, 20 * 1024, 200 * 1024, 2 * 1024 * 1024]) {
+      const value = latin(length);
+      assert.equal(echo(value), value, `a Latin-1 string of ${length} units`);
+    }
+    const a = latin(3 * LANE_TEXT);
+    const b = text(2 * LANE_TEXT + 7);
+    assert.deepEqual(four(a, b, a, b), [a, b, a, b]);
+    assert.deepEqual(four(b, a, 'x', a), [b, a, 'x', a]);
+  });
+
+  it("reads text that the other side's box grew for, however far it grew since this side last looked", () => {
+    // Each side keeps a view of the wide areas as far as it last saw them grown.
+    const box = allocateBox(BOX_BYTES);
+    const caller = new Lane(box);
+    const reactor = new Lane(boxView(box.buffer as SharedArrayBuffer));
+    let id = 0;
+    for (const length of [LANE_TEXT + 1, 3000, 40_000, 2500, WIDE_TEXT]) {
+      for (const value of [text(length), 'é'.repeat(length)]) {
+        id++;
+        assert.ok(caller.stage([value]));
+        caller.publish(id, 1);
+        assert.deepEqual(reactor.readArgs(id), [value], `${length} units to the reactor`);
+        assert.ok(reactor.writeReply(id, value));
+        assert.equal(caller.readReply(), value, `${length} units back`);
+      }
+    }
+  });
+
+  it('keeps the views of a box to its fixed part, however far the box grows', () => {
+    // A view that followed the memory's length would make every Atomics operation on it
+    // slower; the wide areas are reached through views of their own.
+    const box = allocateBox(BOX_BYTES);
+    const lane = new Lane(box);
+    assert.ok(lane.stage([text(WIDE_TEXT)]));
+    assert.equal(box.buffer.byteLength > BOX_BYTES, true);
+    assert.equal(box.byteLength, BOX_BYTES);
+    assert.equal(boxView(box.buffer as SharedArrayBuffer).byteLength, BOX_BYTES);
+  });
 
   it('leaves long text to the port where shared memory cannot grow', () => {
     const lane = new Lane(new Int32Array(new SharedArrayBuffer(BOX_BYTES)));

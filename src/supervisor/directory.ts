@@ -22,7 +22,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { debuglog } from 'node:util';
 import { callerRingEndpoint, type Endpoint } from '../wire/endpoint.js';
-import { Answer, CH_SENT, RING_BOX_BYTES } from '../wire/layout.js';
+import { Answer, boxView, CH_SENT, RING_BOX_BYTES } from '../wire/layout.js';
 import { Kind, type GoodbyeMessage } from '../wire/messages.js';
 import {
   answerHello,
@@ -436,7 +436,7 @@ export class Directory {
         return;
       }
       done();
-      this.#options.onOpen(answer.names, new Int32Array(open.box), hello.box);
+      this.#options.onOpen(answer.names, boxView(open.box), hello.box);
     };
     timing.timer = setTimeout(done, OPEN_MS);
     timing.timer.unref();

@@ -40,11 +40,13 @@ import {
   REQUEST_ARGC,
   REQUEST_FN,
   REQUEST_ID,
-  RING_BOX_BYTES,
   TAKEN_ID,
   CH_SENT,
   WIDE_BYTES,
   WIDE_TEXT,
+  boxView,
+  wideBase,
+  type Growable,
 } from './layout.js';
 
 // The channel's shared buffer, in regions 128 bytes apart, so that what the caller writes
@@ -79,13 +81,24 @@ const STRING = 5;
 const DATA = 6;
 /** A string too long for the text area, in the wide area of its direction (see layout.ts). */
 const WIDE = 7;
+/** The bits of a kind that tell its type; the rest of the low byte are flags. */
+const TYPE = 0x3f;
+/**
+ * Flag: the text is written one byte per unit (Latin-1), not as UTF-16. Text whose units are
+ * all below 256 (in V8, a one-byte string: most source text and JSON) goes so. It is half
+ * as many bytes to copy, and read back it is a one-byte string again (UTF-16 would make it
+ * a two-byte string: twice the memory, and slower to hash, compare or encode).
+ */
+const LATIN1 = 0x40;
 
-/** Growable shared memory, where the runtime has it (ES2024). */
-interface Growable {
-  readonly growable?: boolean;
-  readonly maxByteLength?: number;
-  grow?(length: number): void;
-}
+/**
+ * Whether a string has a unit above 255. In V8 this answers at once for a one-byte string
+ * (the regular expression cannot match one); other strings are scanned.
+ */
+// eslint-disable-next-line no-control-regex -- the range of Latin-1 starts at U+0000
+const beyondLatin1 = /[^\x00-\xff]/;
+const regExpTest = RegExp.prototype.test;
+const latin1 = (text: string): boolean => !Reflect.apply(regExpTest, beyondLatin1, [text]);
 
 /**
  * A channel's box: `bytes` long, and growable by the two wide areas where the runtime
@@ -96,22 +109,11 @@ export function allocateBox(bytes: number): Int32Array {
     const options = { maxByteLength: bytes + WIDE_BYTES };
     const Shared = SharedArrayBuffer as unknown as new (length: number, options: object) => SharedArrayBuffer;
     const memory = new Shared(bytes, options);
-    if (memory.byteLength === bytes) return new Int32Array(memory);
+    if (memory.byteLength === bytes) return boxView(memory);
   } catch {
     // A plain box below.
   }
   return new Int32Array(new SharedArrayBuffer(bytes));
-}
-
-/**
- * Where the wide areas of a box begin (its size without them), or 0 if it has none: a
- * growable box of one of the two sizes, with room to grow by both areas.
- */
-function wideBase(memory: ArrayBufferLike): number {
-  const { growable, maxByteLength } = memory as Growable;
-  if (growable !== true || typeof maxByteLength !== 'number') return 0;
-  const base = maxByteLength - WIDE_BYTES;
-  return base === BOX_BYTES || base === RING_BOX_BYTES ? base : 0;
 }
 
 /** JSON's own functions, as they were when crochet loaded (an application may patch JSON). */
@@ -209,6 +211,11 @@ export class Lane {
 
   /** Where the box's wide areas begin, or 0 if it has none. */
   readonly #wide: number;
+  /**
+   * The wide areas as far as the box has grown when last looked at (from {@link #wide}),
+   * kept so that a call need not ask the memory its length or make a view.
+   */
+  #wideBytes: Buffer | undefined;
 
   constructor(sig: Int32Array) {
     this.sig = sig;
@@ -250,8 +257,9 @@ export class Lane {
       const value = args[i];
       if (typeof value === 'string' && value.length > LANE_TEXT - text) {
         // Too long for the text area: the wide area, where the box has one.
-        if (!this.#writeWide(0, wide, value)) return false;
-        sig[ARG_KINDS + i] = WIDE | (value.length << 8);
+        const flags = this.#writeWide(0, wide, value);
+        if (flags < 0) return false;
+        sig[ARG_KINDS + i] = WIDE | flags | (value.length << 8);
         wide += value.length;
         continue;
       }
@@ -296,8 +304,8 @@ export class Lane {
     let wide = 0;
     for (let i = 0; i < argc; i++) {
       const kind = sig[ARG_KINDS + i] as number;
-      if ((kind & 0xff) === WIDE) {
-        args.push(this.#readWide(0, wide, kind >>> 8));
+      if ((kind & TYPE) === WIDE) {
+        args.push(this.#readWide(0, wide, kind));
         wide += kind >>> 8;
         continue;
       }
@@ -316,8 +324,9 @@ export class Lane {
   writeReply(id: number, value: unknown): boolean {
     let kind: number;
     if (typeof value === 'string' && value.length > LANE_TEXT) {
-      if (!this.#writeWide(1, 0, value)) return false;
-      kind = WIDE | (value.length << 8);
+      const flags = this.#writeWide(1, 0, value);
+      if (flags < 0) return false;
+      kind = WIDE | flags | (value.length << 8);
     } else {
       kind = this.#write(LANE_ARGS, LANE_TEXT, LANE_TEXT, value);
     }
@@ -335,7 +344,7 @@ export class Lane {
   /** Caller: reads the latest reply (call after `replyId()` showed a new id). */
   readReply(): unknown {
     const kind = this.sig[REPLY_KIND] as number;
-    if ((kind & 0xff) === WIDE) return this.#readWide(1, 0, kind >>> 8);
+    if ((kind & TYPE) === WIDE) return this.#readWide(1, 0, kind);
     return this.#read(LANE_ARGS, LANE_TEXT, kind);
   }
 
@@ -345,35 +354,57 @@ export class Lane {
   }
 
   /**
-   * Writes `text` at unit `at` of wide area `side`, growing the box as far as it needs;
-   * returns false if the box has no wide area, or the text does not fit it.
+   * A view of the wide areas that reaches `end` (a byte offset in the box), growing the box
+   * as far as that when `grow` is set; undefined if the box is not (or cannot be) that long.
    */
-  #writeWide(side: 0 | 1, at: number, text: string): boolean {
-    if (this.#wide === 0 || text.length > WIDE_TEXT - at) return false;
-    const start = this.#wideOffset(side, at);
-    const end = start + text.length * 2;
+  #wideTo(end: number, grow: boolean): Buffer | undefined {
+    const view = this.#wideBytes;
+    if (view !== undefined && this.#wide + view.length >= end) return view;
     const memory = this.sig.buffer as ArrayBufferLike & Growable;
-    if (memory.byteLength < end) {
+    if (grow && memory.byteLength < end) {
       try {
         memory.grow?.(end);
       } catch {
         // The other side grew it meanwhile (a box never shrinks), or the memory is refused.
       }
-      if (memory.byteLength < end) return false;
     }
-    Buffer.from(memory, start, text.length * 2).write(text, 'utf16le');
-    return true;
+    const length = memory.byteLength;
+    if (length < end) return undefined;
+    return (this.#wideBytes = Buffer.from(memory, this.#wide, length - this.#wide));
   }
 
-  /** Reads `length` units of text at unit `at` of wide area `side`. */
-  #readWide(side: 0 | 1, at: number, length: number): string {
+  /**
+   * Writes `text` at unit `at` of wide area `side`, growing the box as far as it needs;
+   * returns the kind's flags for it ({@link LATIN1} or 0), or -1 if the box has no wide
+   * area, or the text does not fit it.
+   */
+  #writeWide(side: 0 | 1, at: number, text: string): number {
+    if (this.#wide === 0 || text.length > WIDE_TEXT - at) return -1;
     const start = this.#wideOffset(side, at);
-    const memory = this.sig.buffer;
+    const view = this.#wideTo(start + text.length * 2, true);
+    if (view === undefined) return -1;
+    const offset = start - this.#wide;
+    if (latin1(text)) {
+      view.write(text, offset, text.length, 'latin1');
+      return LATIN1;
+    }
+    view.write(text, offset, text.length * 2, 'utf16le');
+    return 0;
+  }
+
+  /** Reads the text of `kind` (its length, and how it is written) at unit `at` of wide area `side`. */
+  #readWide(side: 0 | 1, at: number, kind: number): string {
+    const start = this.#wideOffset(side, at);
+    const length = kind >>> 8;
     // (Grown by the other side before it wrote the id that made this side read it.)
-    if (memory.byteLength < start + length * 2) {
+    const view = this.#wideTo(start + length * 2, false);
+    if (view === undefined) {
       throw new RangeError(`The lane's text (${length} units) lies past the end of its shared memory`);
     }
-    return Buffer.from(memory, start, length * 2).toString('utf16le');
+    const offset = start - this.#wide;
+    return (kind & LATIN1) === 0
+      ? view.toString('utf16le', offset, offset + length * 2)
+      : view.toString('latin1', offset, offset + length);
   }
 
   /**
@@ -393,23 +424,35 @@ export class Lane {
         return NUMBER;
       case 'string':
         if (value.length > room) return -1;
-        this.#writeText(text, value);
-        return STRING | (value.length << 8);
+        return STRING | this.#writeText(text, value) | (value.length << 8);
       case 'object': {
         if (value === null) return NULL;
         if (isMarked(value)) return -1;
         const json = dataText(value, Math.min(room, LANE_DATA));
         if (json === undefined) return -1;
-        this.#writeText(text, json);
-        return DATA | (json.length << 8);
+        return DATA | this.#writeText(text, json) | (json.length << 8);
       }
       default:
         return -1;
     }
   }
 
-  #writeText(at: number, text: string): void {
+  /** Writes `text` at unit `at` of the text areas; returns the kind's flags for it. */
+  #writeText(at: number, text: string): number {
     const length = text.length;
+    if (length <= TINY_TEXT) {
+      const units = this.#units;
+      for (let i = 0; i < length; i++) units[at + i] = text.charCodeAt(i);
+      return 0;
+    }
+    if (latin1(text)) {
+      if (length <= SHORT_TEXT) {
+        const bytes = this.#bytes;
+        const start = at * 2;
+        for (let i = 0; i < length; i++) bytes[start + i] = text.charCodeAt(i);
+      } else this.#bytes.write(text, at * 2, length, 'latin1');
+      return LATIN1;
+    }
     if (length <= SHORT_TEXT) {
       const units = this.#units;
       for (let i = 0; i < length; i++) units[at + i] = text.charCodeAt(i);
@@ -417,9 +460,13 @@ export class Lane {
       // UTF-16LE copies the units as they are, lone surrogates included.
       this.#bytes.write(text, at * 2, length * 2, 'utf16le');
     }
+    return 0;
   }
 
-  #readText(at: number, length: number): string {
+  /** Reads the text of `kind` (its length, and how it is written) at unit `at` of the text areas. */
+  #readText(at: number, kind: number): string {
+    const length = kind >>> 8;
+    if ((kind & LATIN1) !== 0) return this.#bytes.toString('latin1', at * 2, at * 2 + length);
     if (length <= TINY_TEXT) {
       const units = this.#units;
       let text = '';
@@ -430,7 +477,7 @@ export class Lane {
   }
 
   #read(slot: number, text: number, kind: number): unknown {
-    switch (kind & 0xff) {
+    switch (kind & TYPE) {
       case NULL:
         return null;
       case FALSE:
@@ -440,9 +487,9 @@ export class Lane {
       case NUMBER:
         return slot === LANE_ARGS ? this.#reply[0] : this.#numbers[slot];
       case STRING:
-        return this.#readText(text, kind >>> 8);
+        return this.#readText(text, kind);
       case DATA:
-        return fromJson(this.#readText(text, kind >>> 8)) as unknown;
+        return fromJson(this.#readText(text, kind)) as unknown;
       default:
         return undefined;
     }

@@ -253,3 +253,31 @@ export const ANS_STARTER = 3;
 export const ANS_KEY_OFFSET = 16;
 /** Byte length of an answer box: room for an uncompressed P-256 public key. */
 export const ANSWER_BYTES = ANS_KEY_OFFSET + 80;
+
+/** Growable shared memory, where the runtime has it (ES2024). */
+export interface Growable {
+  readonly growable?: boolean;
+  readonly maxByteLength?: number;
+  grow?(length: number): void;
+}
+
+/**
+ * An `Int32Array` of a box's shared memory (as sent to the other thread) over its fixed
+ * part. A view of growable memory made without a length follows the memory's length, and
+ * every access to it then reads that length: Atomics on it cost several times as much.
+ */
+export function boxView(memory: SharedArrayBuffer): Int32Array {
+  const base = wideBase(memory);
+  return new Int32Array(memory, 0, (base === 0 ? memory.byteLength : base) >>> 2);
+}
+
+/**
+ * Where the wide areas of a box begin (its size without them), or 0 if it has none: a
+ * growable box of one of the two sizes, with room to grow by both areas.
+ */
+export function wideBase(memory: ArrayBufferLike): number {
+  const { growable, maxByteLength } = memory as Growable;
+  if (growable !== true || typeof maxByteLength !== 'number') return 0;
+  const base = maxByteLength - WIDE_BYTES;
+  return base === BOX_BYTES || base === RING_BOX_BYTES ? base : 0;
+}
