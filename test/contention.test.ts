@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'node:test';
-import { BUSY_BELOW, coresLeft, LoadWatch, parseProcStat, QUIET_ABOVE } from '../src/supervisor/load.js';
+import { describe, it, mock } from 'node:test';
+import { BUSY_BELOW, coresLeft, LoadWatch, pace, parseProcStat, QUIET_ABOVE } from '../src/supervisor/load.js';
 import { exitOf } from './helpers.js';
 
 const onNode = !('Bun' in globalThis) && !('Deno' in globalThis);
@@ -94,9 +94,39 @@ describe("the supervisor's reading of the load", () => {
   });
 });
 
+describe("the supervisor's pace", () => {
+  it(
+    'looks every 20 ms while a process starts, then every 100 ms, until stopped',
+    { skip: !onNode && 'needs mock timers' },
+    () => {
+      mock.timers.enable({ apis: ['setTimeout'] });
+      try {
+        const at: number[] = [];
+        let now = 0;
+        const stop = pace(() => at.push(now));
+        const advance = (ms: number): void => {
+          for (let i = 0; i < ms; i++) {
+            now++;
+            mock.timers.tick(1);
+          }
+        };
+        advance(100);
+        assert.deepEqual(at, [20, 40, 60, 80, 100]);
+        advance(300);
+        assert.deepEqual(at, [20, 40, 60, 80, 100, 200, 300, 400]);
+        stop();
+        advance(500);
+        assert.equal(at.length, 8);
+      } finally {
+        mock.timers.reset();
+      }
+    },
+  );
+});
+
 describe('calls on a contended machine', () => {
   it(
-    'keep every promise of the call suites when callers park at once and the reactor does not poll',
+    "keep every promise of the call suites (crochet/synckit's too) when callers park at once and the reactor does not poll",
     { skip: !onNode && 'runs the suites with node --test' },
     async () => {
       const suites = [
@@ -109,6 +139,7 @@ describe('calls on a contended machine', () => {
         'failures',
         'values-faults',
         'soak',
+        'synckit',
       ].map((name) => fileURLToPath(new URL(`./${name}.test.js`, import.meta.url)));
       // (Without the variable through which a test runner talks to the one that started it.)
       const env = { ...process.env };

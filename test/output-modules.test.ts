@@ -89,7 +89,9 @@ describe(
     });
 
     it('keeps memory bounded while reactor code prints without end into a pipe nobody reads, says how much output was dropped, and exits when the application is done', async () => {
-      const exit = await run('om-flood.js', ['linger', '5000'], { pauseFor: 4000, killAfter: 30_000 });
+      // The pipe is not read for 6 s: long enough for the flood to fill crochet's 16 MiB and
+      // stall for its 1 s even on a machine so loaded that the flood runs at a few MB/s.
+      const exit = await run('om-flood.js', ['linger', '7000'], { pauseFor: 6000, killAfter: 30_000 });
       assert.equal(exit.signal, null, `the process did not exit by itself:\n${exit.stderr}`);
       assert.equal(exit.code, 0, exit.stderr);
       const [call, linger] = reports(exit.stderr);

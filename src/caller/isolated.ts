@@ -16,6 +16,7 @@ import { startSharing } from '../common/env.js';
 import { trace } from '../common/diagnostics.js';
 import { CrochetError } from '../api/errors.js';
 import { portEndpoint } from '../wire/endpoint.js';
+import { allocateBox } from '../wire/lane.js';
 import { BOX_BYTES, CTL_BYTES } from '../wire/layout.js';
 import type { GlobalShimData, IsolatedData, ReactorData, WatchIsolated } from '../wire/messages.js';
 import { Connection } from './connection.js';
@@ -96,7 +97,7 @@ export function startIsolated(options: IsolatedOptions): Connection {
     );
   }
   const control = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
-  const box = new Int32Array(new SharedArrayBuffer(BOX_BYTES));
+  const box = allocateBox(BOX_BYTES);
   const { port1, port2 } = new MessageChannel();
   const link = new MessageChannel();
   const isolated: IsolatedData = { module: options.module, shims: options.shims, moved: options.moved };

@@ -171,6 +171,34 @@ function availableCores(): number {
   }
 }
 
+/** How often the supervisor beats (and looks at the load), in ms. */
+const BEAT_MS = 100;
+/**
+ * The first beats come this often (ms), {@link EARLY_BEATS} of them: a busy machine must be
+ * seen while a short process (a CLI, a lint run) still makes its first calls, not 200 ms
+ * later. (Later beats, further apart, correct a wrong early answer.)
+ */
+const EARLY_BEAT_MS = 20;
+const EARLY_BEATS = 5;
+
+/**
+ * Calls `beat` at the supervisor's pace: every {@link EARLY_BEAT_MS} ms at first, then
+ * every {@link BEAT_MS}. Returns what stops it.
+ */
+export function pace(beat: () => void): () => void {
+  let beats = 0;
+  let timer: ReturnType<typeof setTimeout>;
+  const next = (): void => {
+    // The next beat first: callers take a silent supervisor for a dead one.
+    timer = setTimeout(next, ++beats < EARLY_BEATS ? EARLY_BEAT_MS : BEAT_MS);
+    beat();
+  };
+  timer = setTimeout(next, EARLY_BEAT_MS);
+  return () => {
+    clearTimeout(timer);
+  };
+}
+
 /**
  * The supervisor's view of the load: takes the first reading now (the supervisor thread's
  * start, well before the reactor runs, so that the watch can answer as soon as it begins),

@@ -26,19 +26,10 @@ import {
 import type { Forget, OpenChannel, SupervisorData } from '../wire/messages.js';
 import { Directory } from './directory.js';
 import type { Early, ReactorLink } from './link.js';
+import { pace } from './load.js';
 
 const trace = debuglog('crochet');
 
-/** How often the supervisor beats, in ms. */
-export const BEAT_MS = 100;
-/**
- * The first beats come this often (ms), {@link EARLY_BEATS} of them: a busy machine must be
- * seen while a short process (a CLI, a lint run) still makes its first calls, not 200 ms
- * later. (Readings this close together are coarse: the machine's CPU time comes in 10 ms
- * ticks. Later beats, further apart, correct a wrong early answer.)
- */
-const EARLY_BEAT_MS = 20;
-const EARLY_BEATS = 5;
 /**
  * How long each round of the election lasts: short when the main thread starts the
  * reactor (a CLI's start-up), longer for a worker (a pool's workers tend to call setup()
@@ -68,7 +59,7 @@ export function watch(
   /** Every channel's box, by its buffer. */
   const boxes = new Map<SharedArrayBuffer, Int32Array>([[data.box.buffer as SharedArrayBuffer, data.box]]);
   /** What runs once the reactor is watched, to be stopped when it ends. */
-  const running: { directory?: Directory; beat?: ReturnType<typeof setTimeout> } = {};
+  const running: { directory?: Directory; stopBeat?: () => void } = {};
   let won = false;
 
   const wake = (box: Int32Array): void => {
@@ -76,7 +67,7 @@ export function watch(
     Atomics.notify(box, CH_COUNTER);
   };
   const finish = (): void => {
-    clearTimeout(running.beat);
+    running.stopBeat?.();
     running.directory?.close();
     // (Deno's parent port cannot be closed: unref'd, it keeps nothing alive either.)
     if (typeof parentPort?.close === 'function') parentPort.close();
@@ -188,10 +179,7 @@ export function watch(
   });
   Atomics.store(control, CTL_CONTENDED, load() ? 1 : 0);
   for (const box of boxes.values()) Atomics.store(box, CH_CONTENDED, Atomics.load(control, CTL_CONTENDED));
-  let beats = 0;
-  const beat = (): void => {
-    // The next beat first: callers take a silent supervisor for a dead one.
-    running.beat = setTimeout(beat, ++beats < EARLY_BEATS ? EARLY_BEAT_MS : BEAT_MS);
+  running.stopBeat = pace(() => {
     const contended = load() ? 1 : 0;
     if (Atomics.exchange(control, CTL_CONTENDED, contended) !== contended) {
       trace(
@@ -204,6 +192,5 @@ export function watch(
       Atomics.store(box, CH_CONTENDED, contended);
       Atomics.add(box, CH_BEAT, 1);
     }
-  };
-  running.beat = setTimeout(beat, EARLY_BEAT_MS);
+  });
 }
