@@ -8,7 +8,16 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it, mock } from 'node:test';
-import { BUSY_BELOW, coresLeft, LoadWatch, pace, parseProcStat, QUIET_ABOVE } from '../src/supervisor/load.js';
+import {
+  BUSY_BELOW,
+  callActivity,
+  coresLeft,
+  LoadWatch,
+  pace,
+  parseProcStat,
+  QUIET_ABOVE,
+} from '../src/supervisor/load.js';
+import { BOX_BYTES, CH_SENT, REQUEST_ID } from '../src/wire/layout.js';
 import { exitOf } from './helpers.js';
 
 const onNode = !('Bun' in globalThis) && !('Deno' in globalThis);
@@ -96,14 +105,18 @@ describe("the supervisor's reading of the load", () => {
 
 describe("the supervisor's pace", () => {
   it(
-    'looks every 20 ms while a process starts, then every 100 ms, until stopped',
+    'looks every 20 ms while a process starts, then every 100 ms while calls are made and every 250 ms while none are, until stopped',
     { skip: !onNode && 'needs mock timers' },
     () => {
       mock.timers.enable({ apis: ['setTimeout'] });
       try {
         const at: number[] = [];
         let now = 0;
-        const stop = pace(() => at.push(now));
+        let active = true;
+        const stop = pace(() => {
+          at.push(now);
+          return active;
+        });
         const advance = (ms: number): void => {
           for (let i = 0; i < ms; i++) {
             now++;
@@ -113,15 +126,32 @@ describe("the supervisor's pace", () => {
         advance(100);
         assert.deepEqual(at, [20, 40, 60, 80, 100]);
         advance(300);
-        assert.deepEqual(at, [20, 40, 60, 80, 100, 200, 300, 400]);
+        assert.deepEqual(at.slice(5), [200, 300, 400]);
+        active = false;
+        advance(1000);
+        assert.deepEqual(at.slice(8), [500, 750, 1000, 1250]);
+        active = true;
+        advance(400);
+        assert.deepEqual(at.slice(12), [1500, 1600, 1700, 1800]);
         stop();
-        advance(500);
-        assert.equal(at.length, 8);
+        advance(1000);
+        assert.equal(at.length, 16);
       } finally {
         mock.timers.reset();
       }
     },
   );
+
+  it('sees a call made over any box, by the lane or by a message', () => {
+    const boxes = [new Int32Array(BOX_BYTES / 4), new Int32Array(BOX_BYTES / 4)];
+    const before = callActivity(boxes);
+    assert.equal(callActivity(boxes), before);
+    Atomics.store(boxes[1]!, REQUEST_ID, 1);
+    const afterLane = callActivity(boxes);
+    assert.notEqual(afterLane, before);
+    Atomics.add(boxes[0]!, CH_SENT, 1);
+    assert.notEqual(callActivity(boxes), afterLane);
+  });
 });
 
 describe('calls on a contended machine', () => {

@@ -14,13 +14,15 @@ import { markStopped } from '../wire/control.js';
 import { CH_CONTENDED, CH_COUNTER, CTL_CONTENDED, CTL_STATE, State } from '../wire/layout.js';
 import type { WatchIsolated } from '../wire/messages.js';
 import { portLink, type Early } from './link.js';
-import { contention, pace } from './load.js';
+import { callActivity, contention, pace } from './load.js';
 
 /** The machine's load, read from this thread's start on. */
 const load = contention();
 /** The reactors watched, by control block, with the box of their caller. */
 const watched = new Map<Int32Array, Int32Array>();
 let stopBeat: (() => void) | undefined;
+/** What {@link callActivity} said at the last beat. */
+let activity = 0;
 
 /** Tells a reactor and its caller whether the machine is contended. */
 function tell(control: Int32Array, box: Int32Array, contended: number): void {
@@ -49,6 +51,10 @@ function watch({ control, box, port, threadId }: WatchIsolated): void {
   stopBeat ??= pace(() => {
     const contended = load() ? 1 : 0;
     for (const [c, b] of watched) tell(c, b, contended);
+    const now = callActivity(watched.values());
+    const active = now !== activity;
+    activity = now;
+    return active;
   });
   const early: Early = {};
   const link = portLink(port, threadId, early);

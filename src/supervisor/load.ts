@@ -19,6 +19,7 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import os from 'node:os';
+import { CH_SENT, REQUEST_ID } from '../wire/layout.js';
 
 /**
  * Contended when other processes leave fewer cores than this to this process.
@@ -171,8 +172,14 @@ function availableCores(): number {
   }
 }
 
-/** How often the supervisor beats (and looks at the load), in ms. */
+/** How often the supervisor beats (and looks at the load) while calls are made, in ms. */
 const BEAT_MS = 100;
+/**
+ * How often it beats while no call is made (ms): each beat wakes a thread, which costs a
+ * few hundred microseconds of CPU time on its own. Callers blocked in a long call need a
+ * beat only every second or so (see caller/connection.ts).
+ */
+const IDLE_BEAT_MS = 250;
 /**
  * The first beats come this often (ms), {@link EARLY_BEATS} of them: a busy machine must be
  * seen while a short process (a CLI, a lint run) still makes its first calls, not 200 ms
@@ -182,21 +189,36 @@ const EARLY_BEAT_MS = 20;
 const EARLY_BEATS = 5;
 
 /**
- * Calls `beat` at the supervisor's pace: every {@link EARLY_BEAT_MS} ms at first, then
- * every {@link BEAT_MS}. Returns what stops it.
+ * Calls `beat` at the supervisor's pace: every {@link EARLY_BEAT_MS} ms at first, then every
+ * {@link BEAT_MS} while `beat` says calls were made since the last beat, every
+ * {@link IDLE_BEAT_MS} while it says none were. Returns what stops it.
  */
-export function pace(beat: () => void): () => void {
+export function pace(beat: () => boolean): () => void {
   let beats = 0;
   let timer: ReturnType<typeof setTimeout>;
   const next = (): void => {
-    // The next beat first: callers take a silent supervisor for a dead one.
-    timer = setTimeout(next, ++beats < EARLY_BEATS ? EARLY_BEAT_MS : BEAT_MS);
-    beat();
+    let active = true;
+    try {
+      active = beat();
+    } finally {
+      // Even if the beat failed: callers take a silent supervisor for a dead one.
+      timer = setTimeout(next, ++beats < EARLY_BEATS ? EARLY_BEAT_MS : active ? BEAT_MS : IDLE_BEAT_MS);
+    }
   };
   timer = setTimeout(next, EARLY_BEAT_MS);
   return () => {
     clearTimeout(timer);
   };
+}
+
+/**
+ * A number that changes whenever a call is sent over any of `boxes`: the sum of their lane
+ * request ids and of the messages posted to them (each only grows).
+ */
+export function callActivity(boxes: Iterable<Int32Array>): number {
+  let sum = 0;
+  for (const box of boxes) sum += Atomics.load(box, REQUEST_ID) + Atomics.load(box, CH_SENT);
+  return sum;
 }
 
 /**
