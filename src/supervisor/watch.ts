@@ -178,6 +178,8 @@ export function watch(
     },
   });
   Atomics.store(control, CTL_CONTENDED, load() ? 1 : 0);
+  if (Atomics.load(control, CTL_CONTENDED) === 1)
+    trace('other processes leave this one less than two cores: park, do not spin');
   for (const box of boxes.values()) Atomics.store(box, CH_CONTENDED, Atomics.load(control, CTL_CONTENDED));
   let activity = callActivity(boxes.values());
   running.stopBeat = pace(() => {
