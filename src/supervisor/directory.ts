@@ -56,6 +56,12 @@ const RECLAIM_MS = 250;
 /** How long a leader has to answer a probe before it is taken for an impostor (a busy machine may delay it). */
 const PROBE_MS = 1000;
 /**
+ * The longest a claim waits for its own reactor before serving (see DirectoryOptions.hold),
+ * from its claim: well below {@link RECLAIM_MS}, so that a claim it beat still hears it lead
+ * before that one claims again.
+ */
+const HOLD_MS = 150;
+/**
  * How long a reactor that served first has to open a channel for a serving one that heard
  * of it: its directory answers at once, but its reactor may be busy in synchronous code.
  */
@@ -77,6 +83,13 @@ export interface DirectoryOptions {
    * but a reactor's already serving (the main thread's), which answers the first round.
    */
   readonly confirm?: boolean;
+  /**
+   * For a claim without a second round: whether it is to wait before serving, for as long as
+   * this holds (its own reactor is not up yet, so serving now would gain nothing) and at
+   * most {@link HOLD_MS}; `resume()` ends the wait. A reactor already serving has that much
+   * longer to answer the hello, which on a loaded machine can take more than a round.
+   */
+  readonly hold?: () => boolean;
   /** The id of the thread that started the reactor, or -1 for the main thread after noSetup(). */
   readonly starterThread: number;
   /** Claim with this rank first; without it, serve at once (noSetup()). */
@@ -147,6 +160,8 @@ export class Directory {
   close(): void {
     this.#phase = 'closed';
     clearTimeout(this.#timer);
+    clearTimeout(this.#holdTimer);
+    this.#held = undefined;
     for (const cancel of [...this.#pending.values()]) cancel();
     this.#channel.close();
   }
@@ -159,12 +174,40 @@ export class Directory {
     }
   }
 
+  /** A decision put off by `hold` (see {@link DirectoryOptions.hold}), and its time limit. */
+  #held: (() => void) | undefined;
+  #holdTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Takes the decision put off while `hold` held, if any. */
+  resume(): void {
+    const held = this.#held;
+    if (held === undefined) return;
+    this.#held = undefined;
+    clearTimeout(this.#holdTimer);
+    held();
+  }
+
   #claim(): void {
+    // A new claim replaces any decision put off for the last one.
+    this.#held = undefined;
+    clearTimeout(this.#holdTimer);
     this.#phase = 'electing';
     this.#post('claim');
-    this.#round(() => {
+    const holdUntil = performance.now() + HOLD_MS;
+    const decide = (): void => {
       if (this.#phase === 'electing' && this.#options.answeredElsewhere?.() === true) {
         this.#lose();
+      } else if (
+        this.#phase === 'electing' &&
+        this.#options.confirm === false &&
+        this.#options.hold?.() === true &&
+        performance.now() < holdUntil
+      ) {
+        this.#held = decide;
+        clearTimeout(this.#holdTimer);
+        this.#holdTimer = setTimeout(() => {
+          this.resume();
+        }, holdUntil - performance.now());
       } else if (this.#phase === 'electing' && this.#options.confirm === false) {
         this.#phase = 'serving';
         this.#since = now();
@@ -184,7 +227,8 @@ export class Directory {
       } else if (this.#phase === 'beaten') {
         this.#waitForWinner();
       }
-    });
+    };
+    this.#round(decide);
   }
 
   /**

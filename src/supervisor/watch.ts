@@ -95,6 +95,7 @@ export function watch(
     Atomics.store(control, CTL_REACTOR, link.threadId + 1);
     link.onMessage((message) => {
       if (message.k === 'up') {
+        running.directory?.resume();
         serve();
       } else if (message.k === 'forget' && message.box instanceof Int32Array) {
         boxes.delete((message as Forget).box.buffer as SharedArrayBuffer);
@@ -133,6 +134,10 @@ export function watch(
       ? Math.max(MIN_ROUND_MS, MAIN_ROUND_MS - (Date.now() - (data.askedAt ?? Date.now())))
       : WORKER_ROUND_MS,
     confirm: !data.speculative,
+    // A reactor booting beside this thread: serving before it is up gains nothing, so the
+    // main thread's claim waits for it, and a reactor already serving (a worker's) has the
+    // whole boot to answer the main thread's hello.
+    hold: () => data.speculative && early.up !== true,
     // The starting thread said hello as it started this thread: a reactor already serving
     // has had this thread's boot, and the round, to answer it.
     answeredElsewhere: () =>
