@@ -49,8 +49,11 @@ describe("the supervisor's reading of the load", () => {
     assert.equal(coresLeft(reading, reading, 2), undefined);
   });
 
-  /** A watch over a 2-core machine whose other processes use `others[i]` cores in interval i. */
-  function watchOver(others: readonly number[]): boolean[] {
+  /**
+   * A watch over a 2-core machine whose other processes use `others[i]` cores in interval i;
+   * `sinceFirst[i]` is passed to the reading that ends interval i.
+   */
+  function watchOver(others: readonly number[], sinceFirst: readonly boolean[] = []): boolean[] {
     let i = -1;
     let busy = 0;
     let total = 0;
@@ -67,8 +70,17 @@ describe("the supervisor's reading of the load", () => {
       own: () => 0,
       now: () => i * 100,
     });
-    return [watch.sample(), ...others.map(() => watch.sample())];
+    return [watch.sample(), ...others.map((_, k) => watch.sample(sinceFirst[k] ?? false))];
   }
+
+  it('judges the early readings over the whole time since the first, so that a short burst is not a busy core', () => {
+    // A burst in the second interval alone: reading by reading it would look contended.
+    const burst = 2 - BUSY_BELOW + 0.2;
+    assert.deepEqual(watchOver([0, burst, 0], [true, true, true]), [false, false, false, false]);
+    assert.deepEqual(watchOver([0, burst, 0]), [false, false, true, false]);
+    // A busy process from the start is seen at once all the same.
+    assert.deepEqual(watchOver([1, 1, 1], [true, true, true]), [false, true, true, true]);
+  });
 
   it('finds the machine contended once other processes leave fewer cores than the threshold', () => {
     const otherBusy = 2 - BUSY_BELOW + 0.1;

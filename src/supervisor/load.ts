@@ -123,8 +123,13 @@ export class LoadWatch {
     return this.#contended;
   }
 
-  /** Takes a reading; returns whether the machine is contended now. */
-  sample(): boolean {
+  /**
+   * Takes a reading; returns whether the machine is contended now. With `sinceFirst`, the
+   * reading is compared with the first one, not the last, and does not replace it: the
+   * early beats come 20 ms apart, where a burst of a few milliseconds by some other process
+   * would look like a busy core.
+   */
+  sample(sinceFirst = false): boolean {
     if (this.#broken) return this.#contended;
     let now: LoadSample;
     try {
@@ -143,7 +148,7 @@ export class LoadWatch {
       return (this.#contended = false);
     }
     const last = this.#last;
-    this.#last = now;
+    if (!sinceFirst || last === undefined) this.#last = now;
     if (last === undefined) return this.#contended;
     // (Counted at the second reading: the first is taken at start-up, where every
     // millisecond counts.)
@@ -232,5 +237,8 @@ export function contention(): () => boolean {
   if (forced === '1' || forced === '0') return () => forced === '1';
   const watch = new LoadWatch();
   watch.sample();
-  return () => watch.sample();
+  // The watch's first answer and the early beats look at the whole time since this first
+  // reading; later beats, each at the time since the last.
+  let early = EARLY_BEATS + 1;
+  return () => watch.sample(early-- > 0);
 }
