@@ -9,6 +9,18 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+/**
+ * How every bundle is built: minified (names kept, for stacks and error classes), since
+ * parsing is a good part of a thread's start-up.
+ */
+const bundled = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  keepNames: true,
+  logLevel: 'warning',
+};
 const publicNames = Object.keys(await import(pathToFileURL(`${dist}index.js`).href)).sort();
 
 // The supervisor thread's code as one CommonJS script, kept as text in the bundle below:
@@ -17,29 +29,18 @@ const publicNames = Object.keys(await import(pathToFileURL(`${dist}index.js`).hr
 const embedded = await build({
   entryPoints: [`${dist}supervisor/embedded.js`],
   write: false,
-  bundle: true,
   format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  minify: true,
-  keepNames: true,
-  logLevel: 'warning',
+  ...bundled,
 });
 const supervisorSource = embedded.outputFiles[0].text;
 
-// Minified (names kept, for stacks and error classes): parsing is a good part of a
-// thread's start-up, and every thread that runs user code loads this.
+// Every thread that runs user code loads this.
 await build({
   entryPoints: [`${dist}bundle-entry.js`],
   outfile: `${dist}crochet.js`,
-  bundle: true,
   format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  minify: true,
-  keepNames: true,
   define: { CROCHET_SUPERVISOR: JSON.stringify(supervisorSource) },
-  logLevel: 'warning',
+  ...bundled,
 });
 
 // The supervisor's watcher, loaded by supervisor/main.js once the reactor thread is on its
@@ -50,13 +51,8 @@ for (const name of ['watch', 'isolated']) {
     entryPoints: [`${dist}supervisor/${name}.js`],
     outfile: `${dist}supervisor/${name}.js`,
     allowOverwrite: true,
-    bundle: true,
     format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    minify: true,
-    keepNames: true,
-    logLevel: 'warning',
+    ...bundled,
   });
 }
 

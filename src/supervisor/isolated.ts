@@ -11,18 +11,17 @@
 import { parentPort } from 'node:worker_threads';
 import { encodeThrown } from '../wire/codec.js';
 import { markStopped } from '../wire/control.js';
-import { CH_CONTENDED, CH_COUNTER, CTL_CONTENDED, CTL_STATE, State } from '../wire/layout.js';
+import { BOX_BYTES, CH_CONTENDED, CH_COUNTER, CTL_BYTES, CTL_CONTENDED, CTL_STATE, State } from '../wire/layout.js';
 import type { WatchIsolated } from '../wire/messages.js';
 import { portLink, type Early } from './link.js';
-import { callActivity, contention, pace } from './load.js';
+import { callsSince, contention, pace } from './load.js';
 
 /** The machine's load, read from this thread's start on. */
 const load = contention();
 /** The reactors watched, by control block, with the box of their caller. */
 const watched = new Map<Int32Array, Int32Array>();
 let stopBeat: (() => void) | undefined;
-/** What {@link callActivity} said at the last beat. */
-let activity = 0;
+const called = callsSince(() => watched.values());
 
 /** Tells a reactor and its caller whether the machine is contended. */
 function tell(control: Int32Array, box: Int32Array, contended: number): void {
@@ -37,7 +36,9 @@ function isWatch(message: unknown): message is WatchIsolated {
   return (
     m['k'] === 'watch' &&
     m['control'] instanceof Int32Array &&
+    m['control'].byteLength >= CTL_BYTES &&
     m['box'] instanceof Int32Array &&
+    m['box'].byteLength >= BOX_BYTES &&
     typeof m['threadId'] === 'number' &&
     typeof m['port'] === 'object' &&
     m['port'] !== null
@@ -51,10 +52,7 @@ function watch({ control, box, port, threadId }: WatchIsolated): void {
   stopBeat ??= pace(() => {
     const contended = load() ? 1 : 0;
     for (const [c, b] of watched) tell(c, b, contended);
-    const now = callActivity(watched.values());
-    const active = now !== activity;
-    activity = now;
-    return active;
+    return called();
   });
   const early: Early = {};
   const link = portLink(port, threadId, early);

@@ -226,6 +226,17 @@ export function callActivity(boxes: Iterable<Int32Array>): number {
   return sum;
 }
 
+/** What tells, at each call, whether a call was sent over any of `boxes()` since the last. */
+export function callsSince(boxes: () => Iterable<Int32Array>): () => boolean {
+  let last = callActivity(boxes());
+  return () => {
+    const now = callActivity(boxes());
+    const changed = now !== last;
+    last = now;
+    return changed;
+  };
+}
+
 /**
  * The supervisor's view of the load: takes the first reading now (the supervisor thread's
  * start, well before the reactor runs, so that the watch can answer as soon as it begins),

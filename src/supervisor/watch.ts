@@ -26,7 +26,7 @@ import {
 import type { Forget, OpenChannel, SupervisorData } from '../wire/messages.js';
 import { Directory } from './directory.js';
 import type { Early, ReactorLink } from './link.js';
-import { callActivity, pace } from './load.js';
+import { callsSince, pace } from './load.js';
 
 const trace = debuglog('crochet');
 
@@ -186,7 +186,7 @@ export function watch(
   if (Atomics.load(control, CTL_CONTENDED) === 1)
     trace('other processes leave this one less than two cores: park, do not spin');
   for (const box of boxes.values()) Atomics.store(box, CH_CONTENDED, Atomics.load(control, CTL_CONTENDED));
-  let activity = callActivity(boxes.values());
+  const called = callsSince(() => boxes.values());
   running.stopBeat = pace(() => {
     const contended = load() ? 1 : 0;
     if (Atomics.exchange(control, CTL_CONTENDED, contended) !== contended) {
@@ -200,9 +200,6 @@ export function watch(
       Atomics.store(box, CH_CONTENDED, contended);
       Atomics.add(box, CH_BEAT, 1);
     }
-    const now = callActivity(boxes.values());
-    const active = now !== activity;
-    activity = now;
-    return active;
+    return called();
   });
 }
