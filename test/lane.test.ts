@@ -22,7 +22,7 @@ import {
 } from './fixtures/calls.js';
 import { thrown } from './helpers.js';
 import { allocateBox, Lane } from '../src/wire/lane.js';
-import { BOX_BYTES, boxView, RING_BOX_BYTES, WIDE_BYTES, WIDE_TEXT } from '../src/wire/layout.js';
+import { ARG_KINDS, BOX_BYTES, boxView, RING_BOX_BYTES, WIDE_BYTES, WIDE_TEXT } from '../src/wire/layout.js';
 
 /** The code of what `fn` throws. */
 function errorCode(fn: () => unknown): unknown {
@@ -295,6 +295,18 @@ describe("the lane's wide areas (text longer than the lane's own area)", () => {
         assert.equal(caller.readReply(), value, `${length} units back`);
       }
     }
+  });
+
+  it('frees the request slot when the arguments cannot be read (text said to lie past the shared memory)', () => {
+    const box = allocateBox(BOX_BYTES);
+    const caller = new Lane(box);
+    const reactor = new Lane(boxView(box.buffer as SharedArrayBuffer));
+    assert.ok(caller.stage([text(LANE_TEXT + 1)]));
+    // A kind that claims the whole wide area, which the box never grew to.
+    box[ARG_KINDS] = (box[ARG_KINDS]! & 0xff) | (WIDE_TEXT << 8);
+    caller.publish(1, 1);
+    assert.throws(() => reactor.readArgs(1), RangeError);
+    assert.equal(caller.free(), true, 'the next call can use the slot');
   });
 
   it('keeps the views of a box to its fixed part, however far the box grows', () => {

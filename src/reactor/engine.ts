@@ -241,7 +241,14 @@ export class Channel {
     if (id === this.#laneSeen || lane.requestAfter() > received) return false;
     this.#laneSeen = id;
     const fn = lane.requestFn();
-    const args = lane.readArgs(id);
+    let args: unknown[];
+    try {
+      args = lane.readArgs(id);
+    } catch (error) {
+      // Arguments that cannot be read fail their call, which would otherwise wait forever.
+      this.send(id, false, encodeFailure(error));
+      return true;
+    }
     const known = this.#queue.length === 0 ? this.#functions.get(fn) : undefined;
     if (known === undefined) this.#queue.push({ k: Kind.Call, id, fn, args, lane: true });
     else this.#start(id, known, args, true);

@@ -327,18 +327,22 @@ export class Lane {
     const args: unknown[] = [];
     let text = 0;
     let wide = 0;
-    for (let i = 0; i < argc; i++) {
-      const kind = sig[ARG_KINDS + i] as number;
-      if ((kind & TYPE) === WIDE) {
-        args.push(this.#readWide(0, wide, kind));
-        wide += kind >>> 8;
-        continue;
+    try {
+      for (let i = 0; i < argc; i++) {
+        const kind = sig[ARG_KINDS + i] as number;
+        if ((kind & TYPE) === WIDE) {
+          args.push(this.#readWide(0, wide, kind));
+          wide += kind >>> 8;
+          continue;
+        }
+        args.push(this.#read(i, text, kind));
+        text += kind >>> 8;
       }
-      args.push(this.#read(i, text, kind));
-      text += kind >>> 8;
+    } finally {
+      // Only now may the caller write the slot again (also when the arguments could not be
+      // read: the call then fails, and the slot is free for the next).
+      Atomics.store(sig, TAKEN_ID, id);
     }
-    // Only now may the caller write the slot again.
-    Atomics.store(sig, TAKEN_ID, id);
     return args;
   }
 
@@ -465,17 +469,11 @@ export class Lane {
   /** Writes `text` at unit `at` of the text areas; returns the kind's flags for it. */
   #writeText(at: number, text: string): number {
     const length = text.length;
-    if (length <= TINY_TEXT) {
-      const units = this.#units;
-      for (let i = 0; i < length; i++) units[at + i] = text.charCodeAt(i);
-      return 0;
-    }
-    if (latin1(text)) {
-      if (length <= SHORT_TEXT) {
-        const bytes = this.#bytes;
-        const start = at * 2;
-        for (let i = 0; i < length; i++) bytes[start + i] = text.charCodeAt(i);
-      } else this.#bytes.write(text, at * 2, length, 'latin1');
+    if (length > TINY_TEXT && latin1(text)) {
+      const bytes = this.#bytes;
+      const start = at * 2;
+      if (length <= SHORT_TEXT) for (let i = 0; i < length; i++) bytes[start + i] = text.charCodeAt(i);
+      else bytes.write(text, start, length, 'latin1');
       return LATIN1;
     }
     if (length <= SHORT_TEXT) {
