@@ -589,14 +589,13 @@ function start(
     ...(execArgv === undefined ? {} : { execArgv }),
   };
   // The supervisor's event loop is never blocked: it sees the reactor die (even of running
-  // out of memory) and wakes blocked callers. On Node it runs from the CommonJS source kept
-  // in the bundle: a thread that loads no ES module skips setting up the ES module loader,
-  // about 9 ms of CPU time at every start-up. (Bun and Deno start it from its file.)
+  // out of memory) and wakes blocked callers. (Started from its CommonJS source on Node too,
+  // it saved about 9 ms of CPU time, but on Node 26 a main thread's setup() after a worker's
+  // then often missed the worker's reactor: it starts from its file.)
   const transferList = beside === undefined ? [port2] : [beside.port];
-  const watcher =
-    bundled || (onNode() && typeof CROCHET_SUPERVISOR === 'string')
-      ? startSharing(supervisorSource(), { eval: true, workerData, transferList })
-      : startSharing(new URL('./supervisor/main.js', home), { workerData, transferList });
+  const watcher = bundled
+    ? startSharing(supervisorSource(), { eval: true, workerData, transferList })
+    : startSharing(new URL('./supervisor/main.js', home), { workerData, transferList });
   const result = new Connection(
     { box, endpoint: portEndpoint(port1, box, 'caller'), beats: false, ring: false, starter: threadId, control },
     {
