@@ -110,6 +110,28 @@ const PROBE = 256;
 const PROBE_MS = 0.00012;
 
 /**
+ * A view of shared memory with the encoders that `write()` and `toString()` end in: Node,
+ * Bun and Deno all have them on `Buffer.prototype`. Calling them directly skips the
+ * encoding lookup and argument checks of `write()` and `toString()` (bounds are checked
+ * here), which is less code to run and to compile on every call.
+ */
+type TextBuffer = Buffer & {
+  /** Writes `length` units of `text` one byte each at byte `offset`; returns the bytes written. */
+  latin1Write(text: string, offset: number, length: number): number;
+  /** The text of bytes `start` to `end`, one unit per byte. */
+  latin1Slice(start: number, end: number): string;
+  /** Writes `text` as UTF-16LE at byte `offset`, `length` bytes at most; returns the bytes written. */
+  ucs2Write(text: string, offset: number, length: number): number;
+  /** The text of bytes `start` to `end`, read as UTF-16LE. */
+  ucs2Slice(start: number, end: number): string;
+};
+
+/** A {@link TextBuffer} over `length` bytes of `memory` from byte `offset`. */
+function textView(memory: ArrayBufferLike, offset: number, length: number): TextBuffer {
+  return Buffer.from(memory, offset, length) as TextBuffer;
+}
+
+/**
  * Whether `text` can go one byte per unit. Text up to {@link SCAN_LIMIT} units is checked
  * whole (a quarter of a microsecond at worst). Longer text is, only when a look at its first
  * {@link PROBE} units answers at once, as it does for a one-byte string; one stored two
@@ -232,7 +254,7 @@ export class Lane {
   readonly #numbers: Float64Array;
   /** The text areas, as UTF-16 units and as bytes (for native copies). */
   readonly #units: Uint16Array;
-  readonly #bytes: Buffer;
+  readonly #bytes: TextBuffer;
 
   /** Where the box's wide areas begin, or 0 if it has none. */
   readonly #wide: number;
@@ -240,7 +262,7 @@ export class Lane {
    * The wide areas as far as the box has grown when last looked at (from {@link #wide}),
    * kept so that a call need not ask the memory its length or make a view.
    */
-  #wideBytes: Buffer | undefined;
+  #wideBytes: TextBuffer | undefined;
 
   constructor(sig: Int32Array) {
     this.sig = sig;
@@ -248,7 +270,7 @@ export class Lane {
     this.#numbers = new Float64Array(sig.buffer, ARG_NUMBERS, LANE_ARGS);
     this.#reply = new Float64Array(sig.buffer, REPLY_NUMBER, 1);
     this.#units = new Uint16Array(sig.buffer, LANE_STRINGS, LANE_TEXT * 2);
-    this.#bytes = Buffer.from(sig.buffer, LANE_STRINGS, LANE_TEXT * 4);
+    this.#bytes = textView(sig.buffer, LANE_STRINGS, LANE_TEXT * 4);
   }
 
   readonly #reply: Float64Array;
@@ -386,7 +408,7 @@ export class Lane {
    * A view of the wide areas that reaches `end` (a byte offset in the box), growing the box
    * as far as that when `grow` is set; undefined if the box is not (or cannot be) that long.
    */
-  #wideTo(end: number, grow: boolean): Buffer | undefined {
+  #wideTo(end: number, grow: boolean): TextBuffer | undefined {
     const view = this.#wideBytes;
     if (view !== undefined && this.#wide + view.length >= end) return view;
     const memory = this.sig.buffer as ArrayBufferLike & Growable;
@@ -399,7 +421,7 @@ export class Lane {
     }
     const length = memory.byteLength;
     if (length < end) return undefined;
-    return (this.#wideBytes = Buffer.from(memory, this.#wide, length - this.#wide));
+    return (this.#wideBytes = textView(memory, this.#wide, length - this.#wide));
   }
 
   /**
@@ -414,10 +436,10 @@ export class Lane {
     if (view === undefined) return -1;
     const offset = start - this.#wide;
     if (latin1(text)) {
-      view.write(text, offset, text.length, 'latin1');
+      view.latin1Write(text, offset, text.length);
       return LATIN1;
     }
-    view.write(text, offset, text.length * 2, 'utf16le');
+    view.ucs2Write(text, offset, text.length * 2);
     return 0;
   }
 
@@ -432,8 +454,8 @@ export class Lane {
     }
     const offset = start - this.#wide;
     return (kind & LATIN1) === 0
-      ? view.toString('utf16le', offset, offset + length * 2)
-      : view.toString('latin1', offset, offset + length);
+      ? view.ucs2Slice(offset, offset + length * 2)
+      : view.latin1Slice(offset, offset + length);
   }
 
   /**
@@ -473,7 +495,7 @@ export class Lane {
       const bytes = this.#bytes;
       const start = at * 2;
       if (length <= SHORT_TEXT) for (let i = 0; i < length; i++) bytes[start + i] = text.charCodeAt(i);
-      else bytes.write(text, start, length, 'latin1');
+      else bytes.latin1Write(text, start, length);
       return LATIN1;
     }
     if (length <= SHORT_TEXT) {
@@ -481,22 +503,23 @@ export class Lane {
       for (let i = 0; i < length; i++) units[at + i] = text.charCodeAt(i);
     } else {
       // UTF-16LE copies the units as they are, lone surrogates included.
-      this.#bytes.write(text, at * 2, length * 2, 'utf16le');
+      this.#bytes.ucs2Write(text, at * 2, length * 2);
     }
     return 0;
   }
 
   /** Reads the text of `kind` (its length, and how it is written) at unit `at` of the text areas. */
   #readText(at: number, kind: number): string {
-    const length = kind >>> 8;
-    if ((kind & LATIN1) !== 0) return this.#bytes.toString('latin1', at * 2, at * 2 + length);
+    // (Never past the text areas, whatever the kind says.)
+    const length = Math.min(kind >>> 8, LANE_TEXT * 2 - at);
+    if ((kind & LATIN1) !== 0) return this.#bytes.latin1Slice(at * 2, at * 2 + length);
     if (length <= TINY_TEXT) {
       const units = this.#units;
       let text = '';
       for (let i = 0; i < length; i++) text += String.fromCharCode(units[at + i] as number);
       return text;
     }
-    return this.#bytes.toString('utf16le', at * 2, (at + length) * 2);
+    return this.#bytes.ucs2Slice(at * 2, (at + length) * 2);
   }
 
   #read(slot: number, text: number, kind: number): unknown {
