@@ -8,15 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it, mock } from 'node:test';
-import {
-  BUSY_BELOW,
-  callActivity,
-  coresLeft,
-  LoadWatch,
-  pace,
-  parseProcStat,
-  QUIET_ABOVE,
-} from '../src/supervisor/load.js';
+import { callActivity, coresLeft, LoadWatch, pace, parseProcStat, thresholds } from '../src/supervisor/load.js';
 import { BOX_BYTES, CH_SENT, REQUEST_ID } from '../src/wire/layout.js';
 import { exitOf } from './helpers.js';
 
@@ -49,25 +41,34 @@ describe("the supervisor's reading of the load", () => {
     assert.equal(coresLeft(reading, reading, 2), undefined);
   });
 
+  const { busyBelow: BUSY_BELOW, quietAbove: QUIET_ABOVE } = thresholds(2);
+
   /**
-   * A watch over a 2-core machine whose other processes use `others[i]` cores in interval i;
-   * `sinceFirst[i]` is passed to the reading that ends interval i.
+   * A watch over a machine of `cores` cores (2 unless given) whose other processes use
+   * `others[i]` cores in interval i, and this process `own[i]`; `sinceFirst[i]` is passed
+   * to the reading that ends interval i.
    */
-  function watchOver(others: readonly number[], sinceFirst: readonly boolean[] = []): boolean[] {
+  function watchOver(
+    others: readonly number[],
+    sinceFirst: readonly boolean[] = [],
+    { cores = 2, own = [] }: { cores?: number; own?: readonly number[] } = {},
+  ): boolean[] {
     let i = -1;
     let busy = 0;
     let total = 0;
+    let ownMicros = 0;
     const watch = new LoadWatch({
-      cores: () => 2,
+      cores: () => cores,
       machine: () => {
         if (i >= 0) {
-          busy += (others[i] ?? 0) * 100;
-          total += 200;
+          busy += ((others[i] ?? 0) + (own[i] ?? 0)) * 100;
+          ownMicros += (own[i] ?? 0) * 100_000;
+          total += cores * 100;
         }
         i++;
         return { busy, total };
       },
-      own: () => 0,
+      own: () => ownMicros,
       now: () => i * 100,
     });
     return [watch.sample(), ...others.map((_, k) => watch.sample(sinceFirst[k] ?? false))];
@@ -85,6 +86,28 @@ describe("the supervisor's reading of the load", () => {
   it('finds the machine contended once other processes leave fewer cores than the threshold', () => {
     const otherBusy = 2 - BUSY_BELOW + 0.1;
     assert.deepEqual(watchOver([0, otherBusy, 1]), [false, false, true, true]);
+  });
+
+  it('sees every core but one busy on machines of any size, against this process spinning on two threads', () => {
+    for (const cores of [2, 4, 8, 16]) {
+      // The scheduler shares the cores among n - 1 busy processes and this process's two
+      // spinning threads: this process gets 2n / (n + 1) cores, the others the rest.
+      const mine = (2 * cores) / (cores + 1);
+      const oversubscribed = watchOver([0, cores - mine], [], { cores, own: [2, mine] });
+      assert.deepEqual(oversubscribed, [false, false, true], `${cores} cores, ${cores - 1} busy`);
+      // n - 2 busy processes leave this one its two cores.
+      const roomy = watchOver([0, cores - 2], [], { cores, own: [2, 2] });
+      assert.deepEqual(roomy, [false, false, false], `${cores} cores, ${cores - 2} busy`);
+      // Parked, this process takes little: n - 1 busy processes leave it one core, which
+      // is still contended; n - 2 leave it two, and it spins again.
+      assert.deepEqual(
+        watchOver([cores - mine, cores - 1, cores - 2], [], { cores, own: [mine, 0.05, 0.05] }),
+        [false, true, true, false],
+        `${cores} cores, parked`,
+      );
+    }
+    const { busyBelow, quietAbove } = thresholds(4);
+    assert.ok(busyBelow > 1.6 && busyBelow < quietAbove && quietAbove < 2);
   });
 
   it('stays contended until clearly more cores are free again (no flicker)', () => {

@@ -11,8 +11,8 @@
  *
  * Every beat the supervisor compares the CPU time the whole machine used since the last
  * beat with what this process used: the difference is what other processes take. When it
- * leaves fewer than {@link BUSY_BELOW} cores, the machine is contended; it stops being so
- * when more than {@link QUIET_ABOVE} are left (the gap keeps the answer from flickering).
+ * leaves fewer than about 2 cores (see {@link thresholds}), the machine is contended; it
+ * stops being so when clearly more are left again.
  * This process's own threads are left out on purpose: its own spinning must not talk it
  * out of spinning. Where the machine's CPU time cannot be read (not Linux), the answer is
  * always "not contended", which is how crochet behaved before it looked.
@@ -22,20 +22,25 @@ import os from 'node:os';
 import { CH_SENT, REQUEST_ID } from '../wire/layout.js';
 
 /**
- * Contended when other processes leave fewer cores than this to this process.
+ * The thresholds on `cores` cores: contended when other processes leave this one fewer
+ * cores than `busyBelow`; no longer contended once they leave more than `quietAbove`.
  *
  * What others take is measured while this process runs too, and the scheduler shares the
- * cores among all runnable threads: with one busy process on 2 cores, a caller and a
- * reactor that both spin leave it about two thirds of a core, so 1.33 cores look free
- * (on n cores with n - 1 busy processes: 2n / (n + 1)). With none, 2 are. The threshold
- * lies between.
+ * cores among all runnable threads. With k busy processes on n cores and a caller and a
+ * reactor that both spin: while k + 2 <= n, every thread has a core, and n - k >= 2 cores
+ * look free; once k = n - 1, the n + 1 threads share n cores, others get n(n - 1)/(n + 1),
+ * and only 2n/(n + 1) look free (1.33 on 2 cores, 1.6 on 4, 1.78 on 8). `busyBelow` lies
+ * halfway between that and 2 (1.67 on 2 cores, 1.8 on 4, 1.89 on 8).
+ *
+ * Parked, this process takes little, so others get what they ask for: n - 1 busy
+ * processes leave 1 core, n - 2 leave 2. `quietAbove` lies halfway between `busyBelow` and
+ * 2 (the gap keeps the answer from flickering).
  */
-export const BUSY_BELOW = 1.6;
-/**
- * No longer contended once other processes leave more cores than this. (Parked, this
- * process takes little, so others get what they ask for: n - 1 busy processes leave 1.)
- */
-export const QUIET_ABOVE = 1.8;
+export function thresholds(cores: number): { busyBelow: number; quietAbove: number } {
+  const n = Math.max(2, cores);
+  const busyBelow = (2 * n) / (n + 1) / 2 + 1;
+  return { busyBelow, quietAbove: (busyBelow + 2) / 2 };
+}
 
 /** One reading: CPU time of the machine (busy and all, in clock ticks) and of this process (µs). */
 export interface LoadSample {
@@ -104,6 +109,7 @@ export interface LoadSources {
 export class LoadWatch {
   readonly #sources: Required<LoadSources>;
   #cores: number | undefined;
+  #thresholds: { busyBelow: number; quietAbove: number } | undefined;
   #last: LoadSample | undefined;
   #contended = false;
   #broken = false;
@@ -157,8 +163,9 @@ export class LoadWatch {
     if (this.#cores < 2) return (this.#contended = true);
     const left = coresLeft(last, now, this.#cores);
     if (left === undefined) return this.#contended;
-    if (left < BUSY_BELOW) this.#contended = true;
-    else if (left > QUIET_ABOVE) this.#contended = false;
+    this.#thresholds ??= thresholds(this.#cores);
+    if (left < this.#thresholds.busyBelow) this.#contended = true;
+    else if (left > this.#thresholds.quietAbove) this.#contended = false;
     return this.#contended;
   }
 }
