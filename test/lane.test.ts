@@ -22,7 +22,15 @@ import {
 } from './fixtures/calls.js';
 import { thrown } from './helpers.js';
 import { allocateBox, Lane } from '../src/wire/lane.js';
-import { ARG_KINDS, BOX_BYTES, boxView, RING_BOX_BYTES, WIDE_BYTES, WIDE_TEXT } from '../src/wire/layout.js';
+import {
+  ARG_KINDS,
+  BOX_BYTES,
+  boxView,
+  REPLY_KIND,
+  RING_BOX_BYTES,
+  WIDE_BYTES,
+  WIDE_TEXT,
+} from '../src/wire/layout.js';
 
 /** The code of what `fn` throws. */
 function errorCode(fn: () => unknown): unknown {
@@ -307,6 +315,21 @@ describe("the lane's wide areas (text longer than the lane's own area)", () => {
     caller.publish(1, 1);
     assert.throws(() => reactor.readArgs(1), RangeError);
     assert.equal(caller.free(), true, 'the next call can use the slot');
+  });
+
+  it('reads no further than its text areas when a kind claims more text than they hold', () => {
+    for (const reply of ['ab', 'é'.repeat(300), '😀'.repeat(300)]) {
+      const box = allocateBox(BOX_BYTES);
+      const caller = new Lane(box);
+      const reactor = new Lane(boxView(box.buffer as SharedArrayBuffer));
+      assert.ok(reactor.writeReply(1, reply));
+      // The same kind (string, how it is written) with a length past the reply's text area.
+      box[REPLY_KIND] = (box[REPLY_KIND]! & 0xff) | ((LANE_TEXT * 3) << 8);
+      const read = caller.readReply();
+      assert.equal(typeof read, 'string');
+      assert.ok((read as string).startsWith(reply), 'the text written comes first');
+      assert.ok((read as string).length <= LANE_TEXT, 'no more than the reply area holds');
+    }
   });
 
   it('keeps the views of a box to its fixed part, however far the box grows', () => {
