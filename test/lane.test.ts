@@ -39,6 +39,8 @@ function errorCode(fn: () => unknown): unknown {
 
 /** The lane's limit on text each way, in UTF-16 units (LANE_TEXT in src/lane.ts). */
 const LANE_TEXT = 2 * 1024;
+/** The kind's flag for text written one byte per unit (LATIN1 in src/wire/lane.ts). */
+const LATIN1 = 0x40;
 
 describe('the direct lane', () => {
   it('carries every small primitive both ways exactly', () => {
@@ -318,11 +320,16 @@ describe("the lane's wide areas (text longer than the lane's own area)", () => {
   });
 
   it('reads no further than its text areas when a kind claims more text than they hold', () => {
-    for (const reply of ['ab', 'é'.repeat(300), '😀'.repeat(300)]) {
+    // UTF-16 and Latin-1 (100 units, checked whole, so surely written one byte per unit).
+    for (const [reply, latin1] of [
+      ['😀'.repeat(300), false],
+      ['é'.repeat(100), true],
+    ] as const) {
       const box = allocateBox(BOX_BYTES);
       const caller = new Lane(box);
       const reactor = new Lane(boxView(box.buffer as SharedArrayBuffer));
       assert.ok(reactor.writeReply(1, reply));
+      assert.equal((box[REPLY_KIND]! & LATIN1) !== 0, latin1, 'written as expected');
       // The same kind (string, how it is written) with a length past the reply's text area.
       box[REPLY_KIND] = (box[REPLY_KIND]! & 0xff) | ((LANE_TEXT * 3) << 8);
       const read = caller.readReply();
@@ -330,6 +337,19 @@ describe("the lane's wide areas (text longer than the lane's own area)", () => {
       assert.ok((read as string).startsWith(reply), 'the text written comes first');
       assert.ok((read as string).length <= LANE_TEXT, 'no more than the reply area holds');
     }
+    // Arguments whose kinds together claim more than the text area: the later ones read
+    // as empty text, and the call's arguments are still read.
+    const box = allocateBox(BOX_BYTES);
+    const caller = new Lane(box);
+    const reactor = new Lane(boxView(box.buffer as SharedArrayBuffer));
+    assert.ok(caller.stage(['é'.repeat(100), 'é'.repeat(100), 'é'.repeat(100), 'é'.repeat(100)]));
+    for (let i = 0; i < 4; i++) box[ARG_KINDS + i] = (box[ARG_KINDS + i]! & 0xff) | ((LANE_TEXT * 2) << 8);
+    caller.publish(1, 1);
+    const args = reactor.readArgs(1);
+    assert.equal(args.length, 4);
+    assert.ok(args.every((arg) => typeof arg === 'string'));
+    assert.equal(args.at(-1), '');
+    assert.equal(caller.free(), true);
   });
 
   it('keeps the views of a box to its fixed part, however far the box grows', () => {

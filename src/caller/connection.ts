@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { bundled, home } from '../common/home.js';
 import { inspect } from 'node:util';
 import type { Transferable } from 'node:worker_threads';
-import { dataCloneError, decodeThrown, encodeThrown, type WireValue } from '../wire/codec.js';
+import { dataCloneError, decodeThrown, encodeFailure, encodeThrown, type WireValue } from '../wire/codec.js';
 import { Backoff } from '../common/backoff.js';
 import { checkTransferList, takeTransfer } from '../api/context.js';
 import { Undecodable, type Endpoint } from '../wire/endpoint.js';
@@ -973,7 +973,16 @@ export class Connection {
     }
     if (lane === undefined || laneReply === this.#lastLaneReply) return;
     this.#lastLaneReply = laneReply;
-    this.#dispatch({ k: Kind.Success, id: laneReply, value: lane.readReply() });
+    let value: unknown;
+    try {
+      value = lane.readReply();
+    } catch (error) {
+      // A reply that cannot be read (text said to lie past the shared memory, data that
+      // does not parse) fails its own call, not whichever call is waiting now.
+      this.#dispatch({ k: Kind.Failure, id: laneReply, error: encodeFailure(error) });
+      return;
+    }
+    this.#dispatch({ k: Kind.Success, id: laneReply, value });
   }
 
   #receiveAll(): void {

@@ -510,8 +510,10 @@ export class Lane {
 
   /** Reads the text of `kind` (its length, and how it is written) at unit `at` of the text areas. */
   #readText(at: number, kind: number): string {
-    // (Never past the text areas, whatever the kind says.)
+    // Never past the text areas, whatever the kinds say (nothing at all when earlier kinds
+    // said more than the areas hold).
     const length = Math.min(kind >>> 8, LANE_TEXT * 2 - at);
+    if (!(length > 0)) return '';
     if ((kind & LATIN1) !== 0) return this.#bytes.latin1Slice(at * 2, at * 2 + length);
     if (length <= TINY_TEXT) {
       const units = this.#units;
