@@ -30,17 +30,30 @@ import { CH_SENT, REQUEST_ID } from '../wire/layout.js';
  * reactor that both spin: while k + 2 <= n, every thread has a core, and n - k >= 2 cores
  * look free; once k = n - 1, the n + 1 threads share n cores, others get n(n - 1)/(n + 1),
  * and only 2n/(n + 1) look free (1.33 on 2 cores, 1.6 on 4, 1.78 on 8). `busyBelow` lies
- * halfway between that and 2 (1.67 on 2 cores, 1.8 on 4, 1.89 on 8).
+ * halfway between that and 2 (1.67 on 2 cores), but no higher than {@link BUSY_AT_MOST}.
  *
  * Parked, this process takes little, so others get what they ask for: n - 1 busy
  * processes leave 1 core, n - 2 leave 2. `quietAbove` lies halfway between `busyBelow` and
- * 2 (the gap keeps the answer from flickering).
+ * 2, but no higher than {@link QUIET_AT_MOST} (the gap keeps the answer from flickering).
  */
 export function thresholds(cores: number): { busyBelow: number; quietAbove: number } {
   const n = Math.max(2, cores);
-  const busyBelow = (2 * n) / (n + 1) / 2 + 1;
-  return { busyBelow, quietAbove: (busyBelow + 2) / 2 };
+  const busyBelow = Math.min(n / (n + 1) + 1, BUSY_AT_MOST);
+  return { busyBelow, quietAbove: Math.min((busyBelow + 2) / 2, QUIET_AT_MOST) };
 }
+
+/**
+ * The highest the thresholds go. `/proc/stat` counts in ticks of 10 ms, so a reading over
+ * a 100 ms beat is only good to about 0.1 core, whatever the number of cores; and a
+ * machine's own background (a test runner's coordinator, the system) takes a little. So
+ * the lines stay a clear 0.2 and 0.1 core below 2: a machine with two cores to spare is not
+ * taken for a contended one, and is seen to be free again. The price: from about 9 cores
+ * up, a busy process on every core but one leaves more than 1.8 cores looking free while
+ * this process spins, and is not seen; each of the n + 1 threads then still gets n/(n + 1)
+ * of a core (90 % or more), so spinning costs little there.
+ */
+const BUSY_AT_MOST = 1.8;
+const QUIET_AT_MOST = 1.9;
 
 /** One reading: CPU time of the machine (busy and all, in clock ticks) and of this process (µs). */
 export interface LoadSample {
