@@ -80,12 +80,7 @@ if (!isReactorThread() && !isMainThread) {
     await session.post('NodeWorker.enable', { waitForDebuggerOnStart: false });
     const used = {};
     for (const { sessionId, workerInfo } of threads) {
-      // The reactor starts from its file; on Node the supervisor runs from source (no URL).
-      const name = /reactor/.test(workerInfo.url)
-        ? 'reactor'
-        : workerInfo.url === '' || /supervisor/.test(workerInfo.url)
-          ? 'supervisor'
-          : '';
+      const name = /supervisor/.test(workerInfo.url) ? 'supervisor' : /reactor/.test(workerInfo.url) ? 'reactor' : '';
       if (name === '') continue;
       await ask(sessionId, 'HeapProfiler.collectGarbage');
       await ask(sessionId, 'HeapProfiler.collectGarbage');
